@@ -1,0 +1,5 @@
+//! What each command-line command does; `main.rs` only parses arguments and dispatches.
+
+pub mod export;
+pub mod reprocess;
+pub mod serve;

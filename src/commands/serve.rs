@@ -1,0 +1,129 @@
+//! `fleetdash serve`: the headless callback server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+
+use crate::server::{AppState, Sink, WEBHOOK_PATH, serve};
+use crate::smartcar::ManagementToken;
+use crate::store::{self, StoreOptions, spawn_writer};
+
+/// Environment variable holding the application management token.
+pub const MANAGEMENT_TOKEN_ENV: &str = "SMARTCAR_MANAGEMENT_TOKEN";
+
+/// Settings for `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `HOST:PORT` to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// The database file.
+    pub db: PathBuf,
+    /// How long a write waits for a lock before the delivery is answered 503.
+    pub busy_timeout: Duration,
+}
+
+/// Reads the management token from the environment, with a message that says what to do.
+pub fn management_token_from_env() -> anyhow::Result<ManagementToken> {
+    let value = std::env::var(MANAGEMENT_TOKEN_ENV).unwrap_or_default();
+    ManagementToken::new(value).with_context(|| {
+        format!(
+            "no Smartcar management token: fleetdash needs it to check that deliveries come from Smartcar.\n\
+             Copy the Application Management Token from the Smartcar Dashboard (Configuration > API keys) \
+             and start again with {MANAGEMENT_TOKEN_ENV}=<token> in the environment."
+        )
+    })
+}
+
+/// Runs the server until SIGINT or SIGTERM, then finishes in-flight requests and returns.
+pub fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let token = management_token_from_env()?;
+    let conn = store::open(
+        &options.db,
+        &StoreOptions {
+            busy_timeout: options.busy_timeout,
+            create: true,
+        },
+    )
+    .with_context(|| format!("could not open the database {}", options.db.display()))?;
+    let (writer, writer_thread) = spawn_writer(conn)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fleetdash-server")
+        .build()?;
+    let served: anyhow::Result<()> = runtime.block_on(async {
+        let listener = TcpListener::bind(&options.listen).await.with_context(|| {
+            format!(
+                "could not listen on {}: is another fleetdash already running there? \
+                 Choose another address with --listen HOST:PORT",
+                options.listen
+            )
+        })?;
+        let address = listener.local_addr()?;
+        warn_if_exposed(address);
+        let mut stdout = std::io::stdout();
+        writeln!(
+            stdout,
+            "fleetdash listening on http://{address} (webhook path {WEBHOOK_PATH}, database {})",
+            options.db.display()
+        )?;
+        stdout.flush()?;
+        serve(
+            listener,
+            AppState::new(token, Sink::Store(writer)),
+            shutdown_signal(),
+        )
+        .await?;
+        Ok(())
+    });
+    // Dropping the runtime drops the last writer handles, so the writer finishes its
+    // queue and stops.
+    drop(runtime);
+    if writer_thread.join().is_err() {
+        bail!("the database writer stopped unexpectedly");
+    }
+    served?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn warn_if_exposed(address: SocketAddr) {
+    if !address.ip().is_loopback() {
+        tracing::warn!(
+            %address,
+            "listening beyond loopback without TLS: Smartcar only delivers to HTTPS, so put \
+             a TLS terminator (Caddy, a tunnel such as cloudflared) in front of this port"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,10 @@
+//! Plain types and pure logic. Nothing here does IO or knows about egui, axum or rusqlite.
+
+pub mod reading;
+pub mod time;
+pub mod units;
+
+pub use reading::{
+    BatteryReading, ChargeReading, ChargingState, LocationReading, Readings, Source, VehicleError,
+    VehicleInfo,
+};

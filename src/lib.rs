@@ -1,0 +1,10 @@
+//! fleetdash: a desktop dashboard and webhook receiver for small EV fleets on Smartcar.
+//!
+//! Data flows one way: Smartcar -> [`server`] -> [`store`] -> views (export, UI).
+//! See `ARCHITECTURE.md` for the map and its invariants.
+
+pub mod domain;
+pub mod smartcar;
+pub mod store;
+pub mod server;
+pub mod commands;

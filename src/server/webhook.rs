@@ -1,0 +1,113 @@
+//! `POST /webhooks/smartcar`: the answers in the product contract's table.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{AppState, Sink};
+use crate::domain::time::now_ms;
+use crate::smartcar::{Webhook, is_plain_challenge, parse_webhook};
+
+/// Largest unsigned verify body kept in the archive; anyone can send one.
+const MAX_UNSIGNED_NOTE_BYTES: usize = 4096;
+
+pub(super) async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let received_at_ms = now_ms();
+    let token = &state.inner.token;
+    let signed = match headers.get("sc-signature").map(HeaderValue::to_str) {
+        None => false,
+        Some(Ok(signature)) if token.verify(&body, signature) => true,
+        Some(_) => return refuse_signature(),
+    };
+    let parsed = parse_webhook(&body, received_at_ms);
+
+    if let Ok(Webhook::Verify { challenge, .. }) = &parsed {
+        if !is_plain_challenge(challenge) {
+            tracing::warn!(signed, "refused a verify challenge that is not a plain token");
+            return error(StatusCode::BAD_REQUEST, "the challenge is not a plain token");
+        }
+        let answer = token.sign(challenge.as_bytes());
+        if let Sink::Store(writer) = &state.inner.sink {
+            // The note is best-effort: the answer must not wait on (or fail with) the disk.
+            let note_body = if signed || body.len() <= MAX_UNSIGNED_NOTE_BYTES {
+                body.clone()
+            } else {
+                Bytes::new()
+            };
+            let writer = writer.clone();
+            let parsed = parsed.clone();
+            tokio::spawn(async move {
+                if let Err(error) = writer.ingest(received_at_ms, note_body, parsed).await {
+                    tracing::warn!(%error, "could not note the verify challenge");
+                }
+            });
+        }
+        tracing::info!(kind = "verify", signed, "answered a verify challenge");
+        return Json(json!({ "challenge": answer })).into_response();
+    }
+    if !signed {
+        return refuse_signature();
+    }
+
+    let kind = match &parsed {
+        Ok(Webhook::Event(event)) => format!("{}/{}", event.format.as_str(), event.kind),
+        _ => "unreadable".to_owned(),
+    };
+    let writer = match &state.inner.sink {
+        Sink::Discard => return (StatusCode::OK, Json(json!({"outcome": "discarded"}))).into_response(),
+        Sink::Store(writer) => writer,
+    };
+    match writer.ingest(received_at_ms, body, parsed).await {
+        Ok(ingested) => {
+            tracing::info!(
+                kind,
+                vehicles = ingested.vehicles,
+                readings = ingested.readings,
+                outcome = ingested.outcome.as_str(),
+                ms = started.elapsed().as_millis() as u64,
+                "delivery"
+            );
+            (
+                StatusCode::OK,
+                Json(json!({ "outcome": ingested.outcome.as_str() })),
+            )
+                .into_response()
+        }
+        Err(store_error) => {
+            tracing::warn!(
+                kind,
+                outcome = "refused",
+                ms = started.elapsed().as_millis() as u64,
+                error = %store_error,
+                "delivery not stored; Smartcar will retry"
+            );
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the delivery could not be stored; retry later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("25"));
+            response
+        }
+    }
+}
+
+fn refuse_signature() -> Response {
+    tracing::warn!(outcome = "unauthorized", "refused a delivery with a missing or wrong SC-Signature");
+    error(StatusCode::UNAUTHORIZED, "missing or invalid SC-Signature")
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}

@@ -1,0 +1,199 @@
+//! CSV exports, streamed row by row from the database (never a whole table in memory).
+
+use std::io::Write;
+
+use rusqlite::{Connection, ToSql, types::Value as SqlValue};
+
+use super::StoreError;
+use crate::domain::time::format_ms;
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportKind {
+    /// Battery percent and range.
+    Battery,
+    /// Plug and charging state.
+    Charge,
+    /// GPS positions.
+    Locations,
+    /// Charging sessions (not available yet).
+    Sessions,
+    /// Errors Smartcar reported for vehicles.
+    Errors,
+}
+
+impl ExportKind {
+    /// The header row.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            ExportKind::Battery => &[
+                "vehicle_id",
+                "vehicle_name",
+                "recorded_at",
+                "battery_percent",
+                "range_km",
+                "source",
+            ],
+            ExportKind::Charge => &[
+                "vehicle_id",
+                "vehicle_name",
+                "recorded_at",
+                "plugged_in",
+                "charging_state",
+                "source",
+            ],
+            ExportKind::Locations => &[
+                "vehicle_id",
+                "vehicle_name",
+                "recorded_at",
+                "latitude",
+                "longitude",
+                "source",
+            ],
+            ExportKind::Sessions => &[
+                "vehicle_id",
+                "vehicle_name",
+                "started_at",
+                "ended_at",
+                "duration_min",
+                "start_percent",
+                "end_percent",
+                "energy_added_kwh",
+                "latitude",
+                "longitude",
+                "cost",
+                "status",
+            ],
+            ExportKind::Errors => &[
+                "vehicle_id",
+                "vehicle_name",
+                "recorded_at",
+                "source_path",
+                "error_type",
+                "error_code",
+                "description",
+                "resolution_url",
+            ],
+        }
+    }
+
+    /// The table and the value columns after `vehicle_id, vehicle_name, recorded_at`.
+    fn source(self) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            ExportKind::Battery => Some((
+                "battery_readings",
+                &["percent", "range_km", "r.source"],
+            )),
+            ExportKind::Charge => Some((
+                "charge_readings",
+                &[
+                    "CASE plugged_in WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
+                    "charging_state",
+                    "r.source",
+                ],
+            )),
+            ExportKind::Locations => {
+                Some(("locations", &["latitude", "longitude", "r.source"]))
+            }
+            ExportKind::Errors => Some((
+                "vehicle_errors",
+                &[
+                    "source_path",
+                    "error_type",
+                    "error_code",
+                    "description",
+                    "resolution_url",
+                ],
+            )),
+            ExportKind::Sessions => None,
+        }
+    }
+}
+
+/// Which rows to export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// Only these vehicles (all when empty).
+    pub vehicle_ids: Vec<String>,
+    /// Only rows recorded at or after this (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only rows recorded at or before this (ms since the epoch).
+    pub until_ms: Option<i64>,
+}
+
+/// Writes the CSV for `kind` to `out`, row by row; returns the number of data rows.
+pub fn export_csv(
+    conn: &Connection,
+    kind: ExportKind,
+    filter: &ExportFilter,
+    out: impl Write,
+) -> Result<u64, StoreError> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(kind.columns())?;
+    let Some((table, values)) = kind.source() else {
+        csv.flush()?;
+        return Err(StoreError::Io(std::io::Error::other(
+            "charging sessions are not derived yet: this export comes with a later fleetdash",
+        )));
+    };
+    let mut conditions = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    if !filter.vehicle_ids.is_empty() {
+        let marks = vec!["?"; filter.vehicle_ids.len()].join(", ");
+        conditions.push(format!("r.vehicle_id IN ({marks})"));
+        args.extend(filter.vehicle_ids.iter().cloned().map(SqlValue::Text));
+    }
+    if let Some(since) = filter.since_ms {
+        conditions.push("r.recorded_at >= ?".into());
+        args.push(SqlValue::Integer(since));
+    }
+    if let Some(until) = filter.until_ms {
+        conditions.push("r.recorded_at <= ?".into());
+        args.push(SqlValue::Integer(until));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT r.vehicle_id,
+                coalesce(v.name, trim(coalesce(v.make, '') || ' ' || coalesce(v.model, '') || ' ' || coalesce(v.year, ''))),
+                r.recorded_at, {}
+         FROM {table} r LEFT JOIN vehicles v ON v.id = r.vehicle_id
+         {where_clause}
+         ORDER BY r.vehicle_id, r.recorded_at",
+        values.join(", ")
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+    let mut rows = statement.query(params.as_slice())?;
+    let width = 3 + values.len();
+    let mut record = csv::StringRecord::with_capacity(256, width);
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        record.clear();
+        for i in 0..width {
+            let cell = if i == 2 {
+                format_ms(row.get(i)?)
+            } else {
+                cell_text(row.get_ref(i)?)
+            };
+            record.push_field(&cell);
+        }
+        csv.write_record(&record)?;
+        count += 1;
+    }
+    csv.flush()?;
+    Ok(count)
+}
+
+fn cell_text(value: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => String::new(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}

@@ -1,0 +1,113 @@
+//! Rebuilding every derived table from the archive of raw deliveries.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::StoreError;
+use super::ingest::{Outcome, classify, store_readings};
+use crate::smartcar::{Webhook, parse_webhook};
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReprocessReport {
+    /// Deliveries read from the archive (verify notes and duplicates are skipped).
+    pub deliveries: u64,
+    /// Deliveries parsed.
+    pub parsed: u64,
+    /// Deliveries still unreadable.
+    pub quarantined: u64,
+    /// Formerly quarantined deliveries that parse now.
+    pub recovered: u64,
+    /// Deliveries that turned out to repeat an earlier one.
+    pub duplicates: u64,
+    /// Readings stored.
+    pub readings: u64,
+}
+
+/// Rebuilds the derived tables from the archive, in arrival order, in one transaction:
+/// either all of it happens or none. Owner-set vehicle names are kept. Running it twice
+/// gives the same tables.
+pub fn reprocess(
+    conn: &mut Connection,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ReprocessReport, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "DELETE FROM battery_readings;
+         DELETE FROM charge_readings;
+         DELETE FROM locations;
+         DELETE FROM vehicle_errors;
+         DELETE FROM event_keys;
+         UPDATE vehicles SET needs_reauth = 0, reauth_url = NULL,
+                             first_seen_at = NULL, last_seen_at = NULL;",
+    )?;
+    // Ids first: the loop below updates the rows it reads.
+    let ids: Vec<i64> = tx
+        .prepare("SELECT id FROM deliveries WHERE body IS NOT NULL AND outcome != 'verify' ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let total = ids.len() as u64;
+    let mut report = ReprocessReport::default();
+    for (done, id) in ids.into_iter().enumerate() {
+        let row: Option<(i64, Vec<u8>, String)> = tx
+            .prepare_cached("SELECT received_at, body, outcome FROM deliveries WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((received_at_ms, body, old_outcome)) = row else {
+            continue;
+        };
+        report.deliveries += 1;
+        let parsed = parse_webhook(&body, received_at_ms);
+        let row = classify(&parsed);
+        let mut outcome = Outcome::Quarantined;
+        if let Ok(Webhook::Event(event)) = &parsed {
+            outcome = Outcome::Duplicate;
+            for unit in &event.units {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO event_keys(key, delivery_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![unit.key, id])?;
+                if inserted == 1 {
+                    outcome = Outcome::Parsed;
+                    report.readings += store_readings(
+                        &tx,
+                        &unit.vehicle_id,
+                        unit.info.as_ref(),
+                        &unit.readings,
+                        crate::domain::Source::Webhook,
+                        Some(id),
+                    )? as u64;
+                }
+            }
+            if event.units.is_empty() {
+                outcome = Outcome::Parsed;
+            }
+        }
+        match outcome {
+            Outcome::Parsed => report.parsed += 1,
+            Outcome::Duplicate => report.duplicates += 1,
+            _ => report.quarantined += 1,
+        }
+        if old_outcome == Outcome::Quarantined.as_str() && outcome == Outcome::Parsed {
+            report.recovered += 1;
+        }
+        tx.prepare_cached(
+            "UPDATE deliveries SET format = ?2, kind = ?3, mode = ?4, event_key = ?5,
+                    outcome = ?6, detail = ?7, vehicle_ids = ?8
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            row.format,
+            row.kind,
+            row.mode,
+            row.event_key,
+            outcome.as_str(),
+            row.detail,
+            row.vehicle_ids
+        ])?;
+        progress(done as u64 + 1, total);
+    }
+    tx.commit()?;
+    Ok(report)
+}

@@ -1,0 +1,171 @@
+//! Versioned migrations, applied in order; `PRAGMA user_version` records how far.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema one version up. Never edit a released entry: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the archive and the derived tables.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value ANY
+    ) WITHOUT ROWID;
+
+    -- Every accepted delivery, append-only. `body` is the raw bytes as received (NULL
+    -- for a duplicate, whose original holds them). Times are ms since the Unix epoch, UTC.
+    CREATE TABLE deliveries (
+        id           INTEGER PRIMARY KEY,
+        received_at  INTEGER NOT NULL,
+        format       TEXT NOT NULL,            -- v2 | v4 | unknown
+        kind         TEXT NOT NULL,            -- dynamic, VEHICLE_STATE, verify, ...
+        mode         TEXT,                     -- live | test | simulated
+        event_key    TEXT,                     -- dedup key(s), space separated
+        outcome      TEXT NOT NULL CHECK (outcome IN ('parsed', 'quarantined', 'duplicate', 'verify')),
+        detail       TEXT,                     -- why quarantined, or what was skipped
+        vehicle_ids  TEXT,                     -- space separated
+        duplicate_of INTEGER REFERENCES deliveries(id),
+        body         BLOB
+    );
+    CREATE INDEX deliveries_by_time ON deliveries(received_at);
+    CREATE INDEX deliveries_by_outcome ON deliveries(outcome, id);
+
+    -- Dedup keys of every event unit stored (one per vehicle per delivery).
+    CREATE TABLE event_keys (
+        key         TEXT PRIMARY KEY,
+        delivery_id INTEGER NOT NULL REFERENCES deliveries(id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE vehicles (
+        id            TEXT PRIMARY KEY,
+        make          TEXT,
+        model         TEXT,
+        year          INTEGER,
+        name          TEXT,                    -- set by the owner; survives reprocess
+        first_seen_at INTEGER,
+        last_seen_at  INTEGER,
+        needs_reauth  INTEGER NOT NULL DEFAULT 0,
+        reauth_url    TEXT
+    );
+
+    -- One row per vehicle and moment; a later delivery of the same moment fills gaps.
+    CREATE TABLE battery_readings (
+        vehicle_id  TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        percent     REAL,
+        range_km    REAL,
+        source      TEXT NOT NULL,
+        delivery_id INTEGER REFERENCES deliveries(id),
+        PRIMARY KEY (vehicle_id, recorded_at)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE charge_readings (
+        vehicle_id     TEXT NOT NULL,
+        recorded_at    INTEGER NOT NULL,
+        plugged_in     INTEGER,
+        charging_state TEXT,
+        source         TEXT NOT NULL,
+        delivery_id    INTEGER REFERENCES deliveries(id),
+        PRIMARY KEY (vehicle_id, recorded_at)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE locations (
+        vehicle_id  TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        latitude    REAL NOT NULL,
+        longitude   REAL NOT NULL,
+        source      TEXT NOT NULL,
+        delivery_id INTEGER REFERENCES deliveries(id),
+        PRIMARY KEY (vehicle_id, recorded_at)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE vehicle_errors (
+        vehicle_id     TEXT NOT NULL,
+        recorded_at    INTEGER NOT NULL,
+        source_path    TEXT NOT NULL,
+        error_type     TEXT NOT NULL,
+        error_code     TEXT NOT NULL,
+        description    TEXT NOT NULL,
+        resolution_url TEXT,
+        active         INTEGER NOT NULL,
+        source         TEXT NOT NULL,
+        delivery_id    INTEGER REFERENCES deliveries(id),
+        PRIMARY KEY (vehicle_id, recorded_at, source_path, error_code)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have migrated while this one waited for the lock.
+    let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for sql in MIGRATIONS.iter().skip(found.max(0) as usize) {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_applies_to_an_empty_database_and_checks_clean() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let integrity: String = conn
+            .pragma_query_value(None, "integrity_check", |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let mut fk = conn.prepare("PRAGMA foreign_key_check").unwrap();
+        assert!(fk.query([]).unwrap().next().unwrap().is_none());
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let schema = |c: &Connection| -> Vec<String> {
+            let mut s = c
+                .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            s.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let before = schema(&conn);
+        migrate(&mut conn).unwrap();
+        assert_eq!(schema(&conn), before);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_clear_error() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let error = migrate(&mut conn).unwrap_err();
+        assert!(error.to_string().contains("update fleetdash"), "{error}");
+    }
+}
