@@ -3,8 +3,8 @@
 //! Data flows one way: Smartcar -> [`server`] -> [`store`] -> views (export, UI).
 //! See `ARCHITECTURE.md` for the map and its invariants.
 
+pub mod commands;
 pub mod domain;
+pub mod server;
 pub mod smartcar;
 pub mod store;
-pub mod server;
-pub mod commands;

@@ -29,7 +29,12 @@ enum Command {
         #[arg(long, env = "FLEETDASH_DB")]
         db: Option<PathBuf>,
         /// Milliseconds a write waits for a locked database before answering 503.
-        #[arg(long, env = "FLEETDASH_BUSY_TIMEOUT_MS", default_value_t = 5000, hide = true)]
+        #[arg(
+            long,
+            env = "FLEETDASH_BUSY_TIMEOUT_MS",
+            default_value_t = 5000,
+            hide = true
+        )]
         busy_timeout_ms: u64,
     },
     /// Export readings as CSV (to stdout, or to a file with --out).

@@ -60,8 +60,12 @@ fn export_to_file(
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let file = File::create(&partial)
-        .with_context(|| format!("could not create {}: check the folder exists and is writable", partial.display()))?;
+    let file = File::create(&partial).with_context(|| {
+        format!(
+            "could not create {}: check the folder exists and is writable",
+            partial.display()
+        )
+    })?;
     let mut out = BufWriter::new(file);
     let written = export_csv(conn, options.kind, filter, &mut out).and_then(|rows| {
         let file = out.into_inner().map_err(|e| e.into_error())?;

@@ -119,7 +119,8 @@ pub struct VehicleError {
 impl VehicleError {
     /// True when the owner must sign in with Smartcar Connect again for this vehicle.
     pub fn needs_reauthentication(&self) -> bool {
-        self.error_code.eq_ignore_ascii_case("AUTHENTICATION_FAILED")
+        self.error_code
+            .eq_ignore_ascii_case("AUTHENTICATION_FAILED")
     }
 }
 

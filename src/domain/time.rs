@@ -45,7 +45,11 @@ fn epoch_number_to_ms(number: f64) -> Option<i64> {
         return None;
     }
     // Below 10^11 the number can only be seconds (10^11 ms is March 1973).
-    let ms = if number < 1e11 { number * 1000.0 } else { number };
+    let ms = if number < 1e11 {
+        number * 1000.0
+    } else {
+        number
+    };
     // Keep to what chrono can print (year 9999).
     (ms < 253_402_300_800_000.0).then_some(ms.round() as i64)
 }
@@ -126,7 +130,13 @@ mod tests {
 
     #[test]
     fn nonsense_times_are_none() {
-        for value in [json!("soon"), json!(-5), json!(null), json!(1e300), json!({})] {
+        for value in [
+            json!("soon"),
+            json!(-5),
+            json!(null),
+            json!(1e300),
+            json!({}),
+        ] {
             assert_eq!(parse_json_time(&value), None, "{value}");
         }
     }

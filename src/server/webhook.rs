@@ -1,6 +1,6 @@
 //! `POST /webhooks/smartcar`: the answers in the product contract's table.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,6 +15,9 @@ use crate::smartcar::{Webhook, is_plain_challenge, parse_webhook};
 
 /// Largest unsigned verify body kept in the archive; anyone can send one.
 const MAX_UNSIGNED_NOTE_BYTES: usize = 4096;
+
+/// How long a verify answer waits for its note to be committed.
+const VERIFY_NOTE_WAIT: Duration = Duration::from_secs(3);
 
 pub(super) async fn receive(
     State(state): State<AppState>,
@@ -33,24 +36,30 @@ pub(super) async fn receive(
 
     if let Ok(Webhook::Verify { challenge, .. }) = &parsed {
         if !is_plain_challenge(challenge) {
-            tracing::warn!(signed, "refused a verify challenge that is not a plain token");
-            return error(StatusCode::BAD_REQUEST, "the challenge is not a plain token");
+            tracing::warn!(
+                signed,
+                "refused a verify challenge that is not a plain token"
+            );
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the challenge is not a plain token",
+            );
         }
         let answer = token.sign(challenge.as_bytes());
         if let Sink::Store(writer) = &state.inner.sink {
-            // The note is best-effort: the answer must not wait on (or fail with) the disk.
+            // The note is best-effort: the answer must not fail with the disk, and must
+            // leave Smartcar's 15 s to spare.
             let note_body = if signed || body.len() <= MAX_UNSIGNED_NOTE_BYTES {
                 body.clone()
             } else {
                 Bytes::new()
             };
-            let writer = writer.clone();
-            let parsed = parsed.clone();
-            tokio::spawn(async move {
-                if let Err(error) = writer.ingest(received_at_ms, note_body, parsed).await {
-                    tracing::warn!(%error, "could not note the verify challenge");
-                }
-            });
+            let note = writer.ingest(received_at_ms, note_body, parsed.clone());
+            match tokio::time::timeout(VERIFY_NOTE_WAIT, note).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not note the verify challenge"),
+                Err(_) => tracing::warn!("noting the verify challenge is slow; answering first"),
+            }
         }
         tracing::info!(kind = "verify", signed, "answered a verify challenge");
         return Json(json!({ "challenge": answer })).into_response();
@@ -64,7 +73,9 @@ pub(super) async fn receive(
         _ => "unreadable".to_owned(),
     };
     let writer = match &state.inner.sink {
-        Sink::Discard => return (StatusCode::OK, Json(json!({"outcome": "discarded"}))).into_response(),
+        Sink::Discard => {
+            return (StatusCode::OK, Json(json!({"outcome": "discarded"}))).into_response();
+        }
         Sink::Store(writer) => writer,
     };
     match writer.ingest(received_at_ms, body, parsed).await {
@@ -104,7 +115,10 @@ pub(super) async fn receive(
 }
 
 fn refuse_signature() -> Response {
-    tracing::warn!(outcome = "unauthorized", "refused a delivery with a missing or wrong SC-Signature");
+    tracing::warn!(
+        outcome = "unauthorized",
+        "refused a delivery with a missing or wrong SC-Signature"
+    );
     error(StatusCode::UNAUTHORIZED, "missing or invalid SC-Signature")
 }
 

@@ -85,7 +85,11 @@ mod tests {
         assert!(!amt().verify(body, "not hex"));
         assert!(!amt().verify(body, ""));
         assert!(!amt().verify(br#"{"pizza":"pasta"} "#, &amt().sign(body)));
-        assert!(!ManagementToken::new("other").unwrap().verify(body, &amt().sign(body)));
+        assert!(
+            !ManagementToken::new("other")
+                .unwrap()
+                .verify(body, &amt().sign(body))
+        );
     }
 
     #[test]

@@ -109,7 +109,9 @@ pub enum ParseError {
 pub fn parse_webhook(body: &[u8], received_at_ms: i64) -> Result<Webhook, ParseError> {
     let value = parse_lenient(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let Value::Object(root) = &value else {
-        return Err(ParseError::NotSmartcar("the top level is not an object".into()));
+        return Err(ParseError::NotSmartcar(
+            "the top level is not an object".into(),
+        ));
     };
     if root.contains_key("eventType") && !root.contains_key("eventName") {
         parse_v4(root, body, received_at_ms)
@@ -160,6 +162,16 @@ fn boolean(value: Option<&Value>) -> Option<bool> {
         },
         _ => None,
     }
+}
+
+/// The challenge exactly as sent; empty when missing or not a string, which the server
+/// then refuses as not a plain token.
+fn raw_challenge(container: Option<&Map<String, Value>>) -> String {
+    container
+        .and_then(|c| c.get("challenge"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn content_hash(value: &Value) -> String {
@@ -216,15 +228,10 @@ fn parse_v2(root: &Map<String, Value>, received_at_ms: i64) -> Result<Webhook, P
         reason: reason.to_owned(),
     };
     match kind.to_ascii_lowercase().as_str() {
-        "verify" => {
-            let challenge = payload
-                .and_then(|p| text(p.get("challenge")))
-                .ok_or_else(|| malformed("no payload.challenge"))?;
-            Ok(Webhook::Verify {
-                format: Format::V2,
-                challenge,
-            })
-        }
+        "verify" => Ok(Webhook::Verify {
+            format: Format::V2,
+            challenge: raw_challenge(payload),
+        }),
         "dynamic" | "scheduled" => {
             let vehicles = payload
                 .and_then(|p| p.get("vehicles"))
@@ -292,10 +299,7 @@ fn parse_v2(root: &Map<String, Value>, received_at_ms: i64) -> Result<Webhook, P
                 notes: Vec::new(),
             }))
         }
-        _ => Err(ParseError::UnknownKind {
-            format: "v2",
-            kind,
-        }),
+        _ => Err(ParseError::UnknownKind { format: "v2", kind }),
     }
 }
 
@@ -415,12 +419,9 @@ fn parse_v4(
     };
     let upper = kind.to_ascii_uppercase();
     if upper == "VERIFY" {
-        let challenge = data
-            .and_then(|d| text(d.get("challenge")))
-            .ok_or_else(|| malformed("no data.challenge"))?;
         return Ok(Webhook::Verify {
             format: Format::V4,
-            challenge,
+            challenge: raw_challenge(data),
         });
     }
     if upper != "VEHICLE_STATE" && upper != "VEHICLE_ERROR" {

@@ -80,10 +80,7 @@ impl ExportKind {
     /// The table and the value columns after `vehicle_id, vehicle_name, recorded_at`.
     fn source(self) -> Option<(&'static str, &'static [&'static str])> {
         match self {
-            ExportKind::Battery => Some((
-                "battery_readings",
-                &["percent", "range_km", "r.source"],
-            )),
+            ExportKind::Battery => Some(("battery_readings", &["percent", "range_km", "r.source"])),
             ExportKind::Charge => Some((
                 "charge_readings",
                 &[
@@ -92,9 +89,7 @@ impl ExportKind {
                     "r.source",
                 ],
             )),
-            ExportKind::Locations => {
-                Some(("locations", &["latitude", "longitude", "r.source"]))
-            }
+            ExportKind::Locations => Some(("locations", &["latitude", "longitude", "r.source"])),
             ExportKind::Errors => Some((
                 "vehicle_errors",
                 &[

@@ -42,7 +42,9 @@ pub fn reprocess(
     )?;
     // Ids first: the loop below updates the rows it reads.
     let ids: Vec<i64> = tx
-        .prepare("SELECT id FROM deliveries WHERE body IS NOT NULL AND outcome != 'verify' ORDER BY id")?
+        .prepare(
+            "SELECT id FROM deliveries WHERE body IS NOT NULL AND outcome != 'verify' ORDER BY id",
+        )?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let total = ids.len() as u64;

@@ -153,4 +153,3 @@ fn write_all(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Done>
     tx.commit()?;
     Ok(results)
 }
-

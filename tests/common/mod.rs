@@ -1,0 +1,260 @@
+//! Shared test helpers: a real server on a real socket, a real SQLite file, signing.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use fleetdash::server::{AppState, Sink, WEBHOOK_PATH, serve};
+use fleetdash::smartcar::ManagementToken;
+use fleetdash::store::{self, StoreOptions, spawn_writer};
+use tokio::net::TcpListener;
+
+/// The management token every test server uses.
+pub const TOKEN: &str = "amt";
+
+pub fn token() -> ManagementToken {
+    ManagementToken::new(TOKEN).unwrap()
+}
+
+pub fn sign(body: &[u8]) -> String {
+    token().sign(body)
+}
+
+/// A fixture from `tests/fixtures`, byte for byte.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub const FIXTURES: &[&str] = &[
+    "v2-dynamic-docs-example.json",
+    "v2-dynamic-with-error.json",
+    "v2-event-based.json",
+    "v2-verify.json",
+    "v4-vehicle-error.json",
+    "v4-vehicle-state.json",
+    "v4-verify.json",
+];
+
+/// An in-process callback server on 127.0.0.1:0 writing to a SQLite file in a temp dir.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Duration::from_secs(5)).await
+    }
+
+    pub async fn start_with(busy_timeout: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("fleetdash.sqlite3");
+        let conn = store::open(
+            &db,
+            &StoreOptions {
+                busy_timeout,
+                create: true,
+            },
+        )
+        .unwrap();
+        let (writer, _thread) = spawn_writer(conn).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(
+            listener,
+            AppState::new(token(), Sink::Store(writer)),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            addr,
+            db,
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn webhook_url(&self) -> String {
+        self.url(WEBHOOK_PATH)
+    }
+
+    /// Posts `body` signed with the test token.
+    pub async fn post_signed(&self, body: &[u8]) -> reqwest::Response {
+        post(&self.webhook_url(), body, Some(&sign(body))).await
+    }
+
+    /// A fresh connection to the server's database.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db).unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn post(url: &str, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("SC-Signature", signature);
+    }
+    request.send().await.unwrap()
+}
+
+/// Counts rows of `sql` (a `SELECT count(*) ...`).
+pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Polls `condition` until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
+
+/// The `fleetdash` binary.
+pub fn fleetdash() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fleetdash"));
+    command
+        .env_remove("FLEETDASH_DB")
+        .env_remove("FLEETDASH_LISTEN");
+    command
+}
+
+/// `fleetdash serve` as a child process on port 0; waits for its "listening on" line.
+pub struct ServeProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl ServeProcess {
+    pub fn start(db: &Path, extra_env: &[(&str, &str)]) -> Self {
+        let mut command = fleetdash();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("SMARTCAR_MANAGEMENT_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (line_tx, line_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let line = line_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("serve printed no 'listening on' line");
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .parse()
+            .unwrap();
+        ServeProcess {
+            child,
+            addr,
+            stderr: err_rx,
+        }
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("http://{}{WEBHOOK_PATH}", self.addr)
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait_until(limit, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Everything the process printed on stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A signed-ready v4 VEHICLE_STATE body with its own event id and a SoC value.
+pub fn v4_state(event_id: &str, vehicle_id: &str, soc: f64, at_ms: i64) -> Vec<u8> {
+    serde_json::json!({
+        "eventId": event_id,
+        "eventType": "VEHICLE_STATE",
+        "vehicleId": vehicle_id,
+        "data": {
+            "vehicle": {"id": vehicle_id, "make": "TESLA", "model": "Model 3", "year": 2020},
+            "signals": [
+                {"code": "tractionbattery-stateofcharge", "body": {"unit": "percent", "value": soc},
+                 "meta": {"oemUpdatedAt": at_ms, "fetchedAt": at_ms}},
+                {"code": "charge-ischargingcableconnected", "body": {"value": true},
+                 "meta": {"oemUpdatedAt": at_ms}}
+            ]
+        },
+        "meta": {"version": "4.0", "deliveryId": format!("d-{event_id}"), "deliveredAt": at_ms,
+                 "webhookId": "w", "mode": "LIVE"}
+    })
+    .to_string()
+    .into_bytes()
+}

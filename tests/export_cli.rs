@@ -1,0 +1,474 @@
+//! `fleetdash export` and `fleetdash reprocess` as a user runs them, against a database
+//! filled over real HTTP; the CSV is parsed back and compared field by field.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(db: &Path, args: &[&str]) -> Run {
+    let output = fleetdash().args(args).arg("--db").arg(db).output().unwrap();
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Exports `kind` and checks the header against the contract.
+fn export(db: &Path, kind: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    let mut args = vec!["export", kind];
+    args.extend_from_slice(extra);
+    let out = run(db, &args);
+    assert!(out.success, "{}", out.stderr);
+    let (header, rows) = parse_csv(&out.stdout);
+    let expected = match kind {
+        "battery" => "vehicle_id,vehicle_name,recorded_at,battery_percent,range_km,source",
+        "charge" => "vehicle_id,vehicle_name,recorded_at,plugged_in,charging_state,source",
+        "locations" => "vehicle_id,vehicle_name,recorded_at,latitude,longitude,source",
+        "errors" => {
+            "vehicle_id,vehicle_name,recorded_at,source_path,error_type,error_code,description,resolution_url"
+        }
+        _ => unreachable!(),
+    };
+    assert_eq!(header.join(","), expected);
+    rows
+}
+
+fn row(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|f| f.to_string()).collect()
+}
+
+async fn server_with_fixtures() -> TestServer {
+    let server = TestServer::start().await;
+    for name in FIXTURES {
+        assert_eq!(
+            server.post_signed(&fixture(name)).await.status(),
+            200,
+            "{name}"
+        );
+    }
+    server
+}
+
+const DOCS_CAR: &str = "00000000-0000-4000-A000-000000000000";
+const V4_CAR: &str = "9af13248-3b73-4c9d-9a4b-d937ce6bc8e2";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_export_matches_the_fixtures_field_by_field() {
+    let server = server_with_fixtures().await;
+    let db = &server.db;
+    assert_eq!(
+        export(db, "battery", &[]),
+        vec![
+            row(&[
+                DOCS_CAR,
+                "",
+                "2024-09-20T21:58:06Z",
+                "58",
+                "283.244544",
+                "webhook"
+            ]),
+            row(&[
+                "11111111-1111-4111-A111-111111111111",
+                "",
+                "2024-09-21T08:00:00Z",
+                "42",
+                "120.5",
+                "webhook"
+            ]),
+            row(&[
+                V4_CAR,
+                "TESLA Model 3 2020",
+                "2024-11-18T14:32:08Z",
+                "78",
+                "",
+                "webhook"
+            ]),
+        ]
+    );
+    assert_eq!(
+        export(db, "charge", &[]),
+        vec![
+            row(&[
+                DOCS_CAR,
+                "",
+                "2024-09-20T21:58:06Z",
+                "false",
+                "NOT_CHARGING",
+                "webhook"
+            ]),
+            row(&[
+                DOCS_CAR,
+                "",
+                "2024-09-20T22:05:00Z",
+                "",
+                "CHARGING",
+                "webhook"
+            ]),
+            row(&[
+                V4_CAR,
+                "TESLA Model 3 2020",
+                "2024-11-18T14:32:08Z",
+                "",
+                "CHARGING",
+                "webhook"
+            ]),
+        ]
+    );
+    assert_eq!(
+        export(db, "locations", &[]),
+        vec![
+            row(&[
+                DOCS_CAR,
+                "",
+                "2024-09-20T21:58:48Z",
+                "37.4292",
+                "122.1381",
+                "webhook"
+            ]),
+            // The location is hours older than the state of charge: its own timestamp.
+            row(&[
+                V4_CAR,
+                "TESLA Model 3 2020",
+                "2024-11-18T05:55:28Z",
+                "39.7392",
+                "-104.9903",
+                "webhook"
+            ]),
+        ]
+    );
+    let errors = export(db, "errors", &[]);
+    assert_eq!(errors.len(), 3);
+    assert_eq!(errors[0][0], "11111111-1111-4111-A111-111111111111");
+    assert_eq!(
+        &errors[0][3..6],
+        &[
+            "/location",
+            "CONNECTED_SERVICES_ACCOUNT",
+            "AUTHENTICATION_FAILED"
+        ]
+    );
+    assert!(errors[0][7].starts_with("https://connect.smartcar.com/oauth/reauthenticate?"));
+    assert_eq!(
+        errors[1][3],
+        "location-preciselocation;tractionbattery-stateofcharge"
+    );
+    assert_eq!(errors[1][5], "VEHICLE_NOT_CAPABLE");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_are_ordered_by_vehicle_then_time_whatever_the_arrival_order() {
+    let server = TestServer::start().await;
+    let base = 1_726_000_000_000_i64;
+    for (i, (car, minute)) in [("b", 30), ("a", 20), ("b", 10), ("a", 40), ("a", 5)]
+        .iter()
+        .enumerate()
+    {
+        let body = v4_state(
+            &format!("e{i}"),
+            car,
+            50.0 + i as f64,
+            base + minute * 60_000,
+        );
+        assert_eq!(server.post_signed(&body).await.status(), 200);
+    }
+    let rows = export(&server.db, "battery", &[]);
+    let order: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[2].clone())).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    assert_eq!(rows.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vehicle_and_time_filters_select_the_right_rows() {
+    let server = TestServer::start().await;
+    // Three days of readings at noon for two cars.
+    let noon_20th = 1_726_833_600_000_i64; // 2024-09-20T12:00:00Z
+    for day in 0..3 {
+        for car in ["car-a", "car-b"] {
+            let body = v4_state(
+                &format!("{car}-{day}"),
+                car,
+                60.0,
+                noon_20th + day * 86_400_000,
+            );
+            assert_eq!(server.post_signed(&body).await.status(), 200);
+        }
+    }
+    let db = &server.db;
+    assert_eq!(export(db, "battery", &[]).len(), 6);
+    let only_a = export(db, "battery", &["--vehicle", "car-a"]);
+    assert_eq!(only_a.len(), 3);
+    assert!(only_a.iter().all(|r| r[0] == "car-a"));
+    assert_eq!(
+        export(db, "battery", &["--vehicle", "car-a", "--vehicle", "car-b"]).len(),
+        6
+    );
+    assert_eq!(export(db, "battery", &["--vehicle", "nobody"]).len(), 0);
+    // A date as --until includes that whole day.
+    let day = export(
+        db,
+        "battery",
+        &["--since", "2024-09-21", "--until", "2024-09-21"],
+    );
+    assert_eq!(day.len(), 2);
+    assert!(day.iter().all(|r| r[2] == "2024-09-21T12:00:00Z"));
+    let exact = export(
+        db,
+        "battery",
+        &["--since", "2024-09-21T12:00:00Z", "--vehicle", "car-b"],
+    );
+    assert_eq!(exact.len(), 2);
+    let before = export(db, "battery", &["--until", "2024-09-21T11:59:59+00:00"]);
+    assert_eq!(before.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_writes_the_file_and_reports_on_stderr() {
+    let server = server_with_fixtures().await;
+    let file = server.dir.path().join("battery.csv");
+    let out = run(
+        &server.db,
+        &["export", "battery", "--out", file.to_str().unwrap()],
+    );
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("exported 3 rows"), "{}", out.stderr);
+    let (_, rows) = parse_csv(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(rows, export(&server.db, "battery", &[]));
+    assert!(!server.dir.path().join("battery.csv.partial").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn awkward_text_survives_the_csv_round_trip() {
+    let server = TestServer::start().await;
+    let description = "Car said \"no\", then:\nnothing, at all";
+    let body = serde_json::json!({
+        "eventId": "err-1", "eventType": "VEHICLE_ERROR", "vehicleId": "car, with comma",
+        "data": {"errors": [{"type": "VEHICLE_STATE", "code": "ASLEEP", "state": "ERROR",
+                             "description": description, "signals": [{"code": "charge-ischarging"}]}]},
+        "meta": {"version": "4.0"}
+    })
+    .to_string();
+    assert_eq!(server.post_signed(body.as_bytes()).await.status(), 200);
+    let rows = export(&server.db, "errors", &[]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "car, with comma");
+    assert_eq!(rows[0][6], description);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_chosen_name_is_exported_and_survives_reprocess() {
+    let server = server_with_fixtures().await;
+    server
+        .db()
+        .execute(
+            "UPDATE vehicles SET name = 'Van 7' WHERE id = ?1",
+            [DOCS_CAR],
+        )
+        .unwrap();
+    let out = run(&server.db, &["reprocess"]);
+    assert!(out.success, "{}", out.stderr);
+    let rows = export(&server.db, "battery", &["--vehicle", DOCS_CAR]);
+    assert_eq!(rows[0][1], "Van 7");
+}
+
+fn derived_tables(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut dump = Vec::new();
+    for table in [
+        "battery_readings",
+        "charge_readings",
+        "locations",
+        "vehicle_errors",
+        "event_keys",
+        "vehicles",
+        "deliveries",
+    ] {
+        let mut statement = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+            .unwrap();
+        let width = statement.column_count();
+        let rows = statement
+            .query_map([], |r| {
+                Ok((0..width)
+                    .map(|i| match r.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                        rusqlite::types::ValueRef::Blob(b) => format!("<{} bytes>", b.len()),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap();
+        for row in rows {
+            dump.push(format!("{table}: {}", row.unwrap()));
+        }
+    }
+    dump
+}
+
+fn assert_same(now: &[String], before: &[String]) {
+    let missing: Vec<_> = before.iter().filter(|r| !now.contains(r)).collect();
+    let added: Vec<_> = now.iter().filter(|r| !before.contains(r)).collect();
+    assert!(
+        missing.is_empty() && added.is_empty(),
+        "missing {missing:#?}\nadded {added:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reprocess_rebuilds_exactly_what_live_ingestion_stored_and_twice_changes_nothing() {
+    let server = server_with_fixtures().await;
+    // Retries and an out-of-order late delivery, as Smartcar sends them.
+    for name in FIXTURES {
+        assert_eq!(server.post_signed(&fixture(name)).await.status(), 200);
+    }
+    let conn = server.db();
+    let live = derived_tables(&conn);
+    let first = run(&server.db, &["reprocess"]);
+    assert!(first.success, "{}", first.stderr);
+    assert!(first.stdout.contains("reprocessed"), "{}", first.stdout);
+    assert_same(&derived_tables(&conn), &live);
+    assert!(run(&server.db, &["reprocess"]).success);
+    assert_same(&derived_tables(&conn), &live);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reprocess_recovers_a_quarantined_delivery_that_parses_now() {
+    let server = TestServer::start().await;
+    let conn = server.db();
+    // As an older fleetdash would have left it: readable today, quarantined then.
+    conn.execute(
+        "INSERT INTO deliveries(received_at, format, kind, outcome, detail, body)
+         VALUES (1726869600000, 'unknown', 'unknown', 'quarantined', 'old parser', ?1)",
+        [fixture("v2-dynamic-docs-example.json")],
+    )
+    .unwrap();
+    assert_eq!(export(&server.db, "battery", &[]).len(), 0);
+    let out = run(&server.db, &["reprocess"]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("1 recovered"), "{}", out.stdout);
+    assert_eq!(
+        export(&server.db, "battery", &[]),
+        vec![row(&[
+            DOCS_CAR,
+            "",
+            "2024-09-20T21:58:06Z",
+            "58",
+            "283.244544",
+            "webhook"
+        ])]
+    );
+    let outcome: String = conn
+        .query_row("SELECT outcome FROM deliveries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(outcome, "parsed");
+}
+
+#[test]
+fn a_missing_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here.sqlite3");
+    for args in [&["export", "battery"][..], &["reprocess"][..]] {
+        let out = run(&missing, args);
+        assert!(!out.success);
+        assert!(
+            out.stderr.contains("no fleetdash database"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("--db"), "{}", out.stderr);
+        assert!(!missing.exists(), "export must not create a database");
+    }
+}
+
+#[test]
+fn bad_times_and_unknown_kinds_are_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let out = run(&db, &["export", "battery", "--since", "last tuesday"]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("2024-09-20"), "{}", out.stderr);
+    let out = run(&db, &["export", "tyres"]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("battery"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_after_until_is_refused() {
+    let server = server_with_fixtures().await;
+    let out = run(
+        &server.db,
+        &[
+            "export",
+            "battery",
+            "--since",
+            "2024-09-21",
+            "--until",
+            "2024-09-20",
+        ],
+    );
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("--since is after --until"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sessions_export_says_it_is_not_available_yet() {
+    let server = server_with_fixtures().await;
+    let out = run(&server.db, &["export", "sessions"]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("not derived yet"), "{}", out.stderr);
+}
+
+#[test]
+fn every_command_has_help_and_version() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["export", "--help"],
+        &["reprocess", "--help"],
+    ] {
+        let output = fleetdash().args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    for args in [&["--version"][..], &["export", "--version"]] {
+        let output = fleetdash().args(args).output().unwrap();
+        assert!(output.status.success());
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    }
+}
