@@ -1,1 +1,261 @@
-fn main() {}
+//! Deliveries per second into the callback server at concurrency 64: durable (each 2xx
+//! after a `synchronous=FULL` commit) against the same server answering 200 without
+//! storing. Prints both and their ratio. Run with `cargo bench --bench ingest`.
+//!
+//! Environment: `BENCH_SECONDS` (per phase, default 5), `BENCH_CONCURRENCY` (default 64).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The same allocator as the `fleetdash` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use fleetdash::server::{AppState, Sink, WEBHOOK_PATH, serve};
+use fleetdash::smartcar::ManagementToken;
+use fleetdash::store::{self, StoreOptions, spawn_writer};
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A realistic v4 VEHICLE_STATE delivery (five signals, about 1.2 KB).
+fn body(n: u64) -> Vec<u8> {
+    let at = 1_700_000_000_000_u64 + n * 1000;
+    format!(
+        r#"{{"eventId":"bench-{n}","eventType":"VEHICLE_STATE","vehicleId":"car-{car}","data":{{"vehicle":{{"id":"car-{car}","make":"TESLA","model":"Model 3","year":2020}},"triggers":[{{"code":"tractionbattery-stateofcharge"}}],"signals":[{{"code":"tractionbattery-stateofcharge","body":{{"unit":"percent","value":{soc}}},"meta":{{"oemUpdatedAt":{at},"fetchedAt":{at}}}}},{{"code":"tractionbattery-range","body":{{"unit":"kilometers","value":{range}}},"meta":{{"oemUpdatedAt":{at}}}}},{{"code":"charge-ischarging","body":{{"value":true}},"meta":{{"oemUpdatedAt":{at}}}}},{{"code":"charge-ischargingcableconnected","body":{{"value":true}},"meta":{{"oemUpdatedAt":{at}}}}},{{"code":"location-preciselocation","body":{{"latitude":48.1,"longitude":11.5,"heading":90,"direction":"E","locationType":"CURRENT"}},"meta":{{"oemUpdatedAt":{at}}}}}]}},"meta":{{"version":"4.0","deliveryId":"d-{n}","deliveredAt":{at},"webhookId":"w","webhookName":"bench","signalCount":5,"mode":"LIVE"}}}}"#,
+        car = n % 10,
+        soc = n % 100,
+        range = 100 + n % 300,
+    )
+    .into_bytes()
+}
+
+type Prepared = Arc<Vec<(bytes::Bytes, String)>>;
+
+struct Phase {
+    acknowledged: u64,
+    failed: u64,
+    elapsed: Duration,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.acknowledged as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Sends the prepared deliveries, starting at `first`, from `concurrency` tasks for
+/// `seconds`.
+async fn load(
+    url: &str,
+    prepared: &Prepared,
+    first: usize,
+    seconds: u64,
+    concurrency: u64,
+) -> Phase {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .build()
+        .expect("client");
+    let next = Arc::new(AtomicU64::new(first as u64));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, prepared) = (client.clone(), url.to_owned(), prepared.clone());
+        let (next, stop, acknowledged, failed) = (
+            next.clone(),
+            stop.clone(),
+            acknowledged.clone(),
+            failed.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((body, signature)) = prepared.get(i) else {
+                    break;
+                };
+                let sent = client
+                    .post(&url)
+                    .header("SC-Signature", signature)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Phase {
+        acknowledged: acknowledged.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// CPU seconds used so far by each thread of this process, by thread name (Linux only).
+fn thread_cpu_seconds() -> Vec<(String, f64)> {
+    let mut threads: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        match threads.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += ticks / 100.0,
+            None => threads.push((name, ticks / 100.0)),
+        }
+    }
+    threads.sort_by(|a, b| a.0.cmp(&b.0));
+    threads
+}
+
+fn cpu_between(before: &[(String, f64)], after: &[(String, f64)]) -> String {
+    after
+        .iter()
+        .map(|(name, total)| {
+            let earlier = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, t)| *t);
+            format!("{name} {:.2}s", total - earlier)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let seconds = env_number("BENCH_SECONDS", 5);
+    let concurrency = env_number("BENCH_CONCURRENCY", 64);
+    let token = ManagementToken::new("bench-management-token").expect("token");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("bench.sqlite3");
+    let conn = store::open(&db, &StoreOptions::default()).expect("database");
+    let (writer, _thread) = spawn_writer(conn).expect("writer");
+    let writer_stats = writer.clone();
+
+    // Bodies and signatures are made in advance so the load generator spends its CPU on
+    // HTTP only. Unique event ids, so the durable phase never meets a duplicate.
+    let total = 60_000 * seconds as usize + 100_000;
+    let prepared: Prepared = Arc::new(
+        (0..total as u64)
+            .map(|n| {
+                let b = body(n);
+                let s = token.sign(&b);
+                (bytes::Bytes::from(b), s)
+            })
+            .collect(),
+    );
+
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()
+        .expect("runtime");
+    let mut urls = Vec::new();
+    for sink in [Sink::Store(writer), Sink::Discard] {
+        let state = AppState::new(token.clone(), sink);
+        let listener = server_runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        urls.push(format!(
+            "http://{}{WEBHOOK_PATH}",
+            listener.local_addr().expect("addr")
+        ));
+        server_runtime.spawn(serve(listener, state, std::future::pending()));
+    }
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-client")
+        .build()
+        .expect("runtime");
+
+    println!(
+        "fleetdash ingest benchmark: concurrency {concurrency}, {seconds} s per phase, synchronous=FULL, WAL"
+    );
+    // Warm up both paths (connections, page cache, allocator); the durable warm-up uses
+    // the tail of the prepared deliveries.
+    let warm = client_runtime.block_on(load(&urls[0], &prepared, total - 50_000, 1, concurrency));
+    client_runtime.block_on(load(&urls[1], &prepared, 0, 1, concurrency));
+
+    let cpu_before = thread_cpu_seconds();
+    let before = writer_stats.stats();
+    let durable = client_runtime.block_on(load(&urls[0], &prepared, 0, seconds, concurrency));
+    let after = writer_stats.stats();
+    let cpu_durable = thread_cpu_seconds();
+    let discard = client_runtime.block_on(load(&urls[1], &prepared, 0, seconds, concurrency));
+    let cpu_discard = thread_cpu_seconds();
+
+    let check = rusqlite::Connection::open(&db).expect("open");
+    let stored: i64 = check
+        .query_row("SELECT count(*) FROM event_keys", [], |r| r.get(0))
+        .expect("count");
+    let stored = stored as u64 - warm.acknowledged;
+    println!(
+        "durable : {:>8} acknowledged, {:>4} failed in {:.2} s = {:>8.0} deliveries/s ({} stored)",
+        durable.acknowledged,
+        durable.failed,
+        durable.elapsed.as_secs_f64(),
+        durable.rate(),
+        stored
+    );
+    println!(
+        "no store: {:>8} acknowledged, {:>4} failed in {:.2} s = {:>8.0} deliveries/s",
+        discard.acknowledged,
+        discard.failed,
+        discard.elapsed.as_secs_f64(),
+        discard.rate()
+    );
+    let transactions = after.transactions - before.transactions;
+    println!(
+        "writer  : {} transactions, {:.1} deliveries per commit, busy {:.0} % of the phase, committing {:.0} %",
+        transactions,
+        (after.jobs - before.jobs) as f64 / transactions.max(1) as f64,
+        (after.busy_micros - before.busy_micros) as f64 / 1e4 / durable.elapsed.as_secs_f64(),
+        (after.commit_micros - before.commit_micros) as f64 / 1e4 / durable.elapsed.as_secs_f64()
+    );
+    println!("cpu durable : {}", cpu_between(&cpu_before, &cpu_durable));
+    println!("cpu no store: {}", cpu_between(&cpu_durable, &cpu_discard));
+    println!(
+        "ratio durable / no store: {:.2}",
+        durable.rate() / discard.rate()
+    );
+    if stored < durable.acknowledged {
+        eprintln!(
+            "ERROR: {} acknowledged deliveries are not in the database",
+            durable.acknowledged - stored
+        );
+        std::process::exit(1);
+    }
+}

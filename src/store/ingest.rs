@@ -2,7 +2,9 @@
 //! The callback server, `reprocess` and (later) API polling all go through here, so every
 //! path derives readings the same way.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::domain::{Readings, Source, VehicleInfo};
 use crate::smartcar::{EventUnit, ParseError, Webhook};
@@ -89,194 +91,274 @@ fn join<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String> {
     (!joined.is_empty()).then_some(joined)
 }
 
-/// Archives one delivery and stores what it carries, deduplicating by event key.
-/// Runs inside `tx`; nothing is durable until the caller commits.
-pub fn ingest_delivery(
-    tx: &Transaction,
-    received_at_ms: i64,
-    body: &[u8],
-    parsed: &Result<Webhook, ParseError>,
-) -> rusqlite::Result<Ingested> {
-    let row = classify(parsed);
-    let (outcome, new_units, duplicate_of) = match parsed {
-        Ok(Webhook::Verify { .. }) => (Outcome::Verify, Vec::new(), None),
-        Err(_) => (Outcome::Quarantined, Vec::new(), None),
-        Ok(Webhook::Event(event)) => {
-            let (new_units, first_seen) = unseen_units(tx, &event.units)?;
-            if new_units.is_empty() && !event.units.is_empty() {
-                (Outcome::Duplicate, new_units, first_seen)
-            } else {
-                (Outcome::Parsed, new_units, None)
+/// One write transaction. Vehicle rows are touched once per batch rather than once per
+/// delivery (most batches carry many deliveries of few vehicles), so callers must
+/// [`commit`](Batch::commit) through it rather than through the transaction.
+pub struct Batch<'c> {
+    tx: Transaction<'c>,
+    vehicles: BTreeMap<String, VehicleTouch>,
+}
+
+/// What a batch learned about one vehicle, applied at commit.
+#[derive(Default)]
+struct VehicleTouch {
+    info: VehicleInfo,
+    first_seen_at: Option<i64>,
+    last_seen_at: Option<i64>,
+    /// The last re-authentication verdict: (needed, link, earlier link cleared).
+    reauth: Option<(bool, Option<String>, bool)>,
+}
+
+impl<'c> Batch<'c> {
+    /// Starts a write transaction (taking the write lock now, waiting up to the busy
+    /// timeout for it).
+    pub fn begin(conn: &'c mut Connection) -> rusqlite::Result<Self> {
+        Ok(Batch {
+            tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+            vehicles: BTreeMap::new(),
+        })
+    }
+
+    /// The transaction, for statements of the caller's own.
+    pub fn tx(&self) -> &Transaction<'c> {
+        &self.tx
+    }
+
+    /// Applies the vehicle updates and commits.
+    pub fn commit(self) -> rusqlite::Result<()> {
+        for (id, touch) in &self.vehicles {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO vehicles(id, make, model, year, first_seen_at, last_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(id) DO UPDATE SET
+                       make = coalesce(excluded.make, make),
+                       model = coalesce(excluded.model, model),
+                       year = coalesce(excluded.year, year),
+                       first_seen_at = min(coalesce(first_seen_at, excluded.first_seen_at),
+                                           coalesce(excluded.first_seen_at, first_seen_at)),
+                       last_seen_at = max(coalesce(last_seen_at, excluded.last_seen_at),
+                                          coalesce(excluded.last_seen_at, last_seen_at))",
+                )?
+                .execute(params![
+                    id,
+                    touch.info.make,
+                    touch.info.model,
+                    touch.info.year,
+                    touch.first_seen_at,
+                    touch.last_seen_at
+                ])?;
+            if let Some((needed, url, cleared)) = &touch.reauth {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE vehicles SET needs_reauth = ?2,
+                           reauth_url = CASE WHEN ?2
+                             THEN coalesce(?3, CASE WHEN ?4 THEN NULL ELSE reauth_url END)
+                             ELSE NULL END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, needed, url, cleared])?;
             }
         }
-    };
-    let stored_body = (outcome != Outcome::Duplicate).then_some(body);
-    tx.prepare_cached(
-        "INSERT INTO deliveries
-           (received_at, format, kind, mode, event_key, outcome, detail, vehicle_ids, duplicate_of, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        received_at_ms,
-        row.format,
-        row.kind,
-        row.mode,
-        row.event_key,
-        outcome.as_str(),
-        row.detail,
-        row.vehicle_ids,
-        duplicate_of,
-        stored_body,
-    ])?;
-    let delivery_id = tx.last_insert_rowid();
-    let vehicles = match parsed {
-        Ok(Webhook::Event(event)) => event.units.len(),
-        _ => 0,
-    };
-    let mut readings = 0;
-    for unit in new_units {
-        tx.prepare_cached("INSERT INTO event_keys(key, delivery_id) VALUES (?1, ?2)")?
-            .execute(params![unit.key, delivery_id])?;
-        readings += store_readings(
-            tx,
-            &unit.vehicle_id,
-            unit.info.as_ref(),
-            &unit.readings,
-            Source::Webhook,
-            Some(delivery_id),
-        )?;
+        self.tx.commit()
     }
-    Ok(Ingested {
-        delivery_id,
-        outcome,
-        vehicles,
-        readings,
-    })
-}
 
-/// The units whose keys were never stored (each key once, even if repeated within the
-/// delivery), and the delivery that first stored a seen one.
-fn unseen_units<'a>(
-    tx: &Transaction,
-    units: &'a [EventUnit],
-) -> rusqlite::Result<(Vec<&'a EventUnit>, Option<i64>)> {
-    let mut fresh: Vec<&EventUnit> = Vec::new();
-    let mut first_seen = None;
-    for unit in units {
-        let seen: Option<i64> = tx
-            .prepare_cached("SELECT delivery_id FROM event_keys WHERE key = ?1")?
-            .query_row([&unit.key], |r| r.get(0))
-            .optional()?;
-        match seen {
-            Some(id) => first_seen = first_seen.or(Some(id)),
-            None if fresh.iter().any(|u| u.key == unit.key) => {}
-            None => fresh.push(unit),
-        }
-    }
-    Ok((fresh, first_seen))
-}
-
-/// Stores the readings of one vehicle; returns how many there were.
-pub fn store_readings(
-    tx: &Transaction,
-    vehicle_id: &str,
-    info: Option<&VehicleInfo>,
-    readings: &Readings,
-    source: Source,
-    delivery_id: Option<i64>,
-) -> rusqlite::Result<usize> {
-    let times = readings
-        .battery
-        .iter()
-        .map(|r| r.recorded_at_ms)
-        .chain(readings.charge.iter().map(|r| r.recorded_at_ms))
-        .chain(readings.locations.iter().map(|r| r.recorded_at_ms));
-    let (first, last) = times.fold((None, None), |(lo, hi): (Option<i64>, Option<i64>), t| {
-        (
-            Some(lo.map_or(t, |v| v.min(t))),
-            Some(hi.map_or(t, |v| v.max(t))),
-        )
-    });
-    let info = info.cloned().unwrap_or_default();
-    tx.prepare_cached(
-        "INSERT INTO vehicles(id, make, model, year, first_seen_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(id) DO UPDATE SET
-           make = coalesce(excluded.make, make),
-           model = coalesce(excluded.model, model),
-           year = coalesce(excluded.year, year),
-           first_seen_at = min(coalesce(first_seen_at, excluded.first_seen_at),
-                               coalesce(excluded.first_seen_at, first_seen_at)),
-           last_seen_at = max(coalesce(last_seen_at, excluded.last_seen_at),
-                              coalesce(excluded.last_seen_at, last_seen_at))",
-    )?
-    .execute(params![
-        vehicle_id, info.make, info.model, info.year, first, last
-    ])?;
-
-    let source = source.as_str();
-    for r in &readings.battery {
-        tx.prepare_cached(
-            "INSERT INTO battery_readings(vehicle_id, recorded_at, percent, range_km, source, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
-               percent = coalesce(excluded.percent, percent),
-               range_km = coalesce(excluded.range_km, range_km)",
-        )?
-        .execute(params![vehicle_id, r.recorded_at_ms, r.percent, r.range_km, source, delivery_id])?;
-    }
-    for r in &readings.charge {
-        tx.prepare_cached(
-            "INSERT INTO charge_readings(vehicle_id, recorded_at, plugged_in, charging_state, source, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
-               plugged_in = coalesce(excluded.plugged_in, plugged_in),
-               charging_state = coalesce(excluded.charging_state, charging_state)",
-        )?
-        .execute(params![
-            vehicle_id,
-            r.recorded_at_ms,
-            r.plugged_in,
-            r.state.map(|s| s.as_str()),
-            source,
-            delivery_id
-        ])?;
-    }
-    for r in &readings.locations {
-        tx.prepare_cached(
-            "INSERT INTO locations(vehicle_id, recorded_at, latitude, longitude, source, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(vehicle_id, recorded_at) DO NOTHING",
-        )?
-        .execute(params![vehicle_id, r.recorded_at_ms, r.latitude, r.longitude, source, delivery_id])?;
-    }
-    for e in &readings.errors {
-        tx.prepare_cached(
-            "INSERT INTO vehicle_errors(vehicle_id, recorded_at, source_path, error_type, error_code,
-                                        description, resolution_url, active, source, delivery_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![
-            vehicle_id,
-            e.recorded_at_ms,
-            e.source_path,
-            e.error_type,
-            e.error_code,
-            e.description,
-            e.resolution_url,
-            e.active,
-            source,
-            delivery_id
-        ])?;
-        if e.needs_reauthentication() {
-            tx.prepare_cached(
-                "UPDATE vehicles SET needs_reauth = ?2,
-                        reauth_url = CASE WHEN ?2 THEN coalesce(?3, reauth_url) ELSE NULL END
-                 WHERE id = ?1",
+    /// Archives one delivery and stores what it carries, deduplicating by event key.
+    /// Nothing is durable until [`commit`](Batch::commit).
+    pub fn ingest(
+        &mut self,
+        received_at_ms: i64,
+        body: &[u8],
+        parsed: &Result<Webhook, ParseError>,
+    ) -> rusqlite::Result<Ingested> {
+        let row = classify(parsed);
+        let outcome = match parsed {
+            Ok(Webhook::Verify { .. }) => Outcome::Verify,
+            Ok(Webhook::Event(_)) => Outcome::Parsed,
+            Err(_) => Outcome::Quarantined,
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO deliveries
+                   (received_at, format, kind, mode, event_key, outcome, detail, vehicle_ids, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![vehicle_id, e.active, e.resolution_url])?;
+            .execute(params![
+                received_at_ms,
+                row.format,
+                row.kind,
+                row.mode,
+                row.event_key,
+                outcome.as_str(),
+                row.detail,
+                row.vehicle_ids,
+                body,
+            ])?;
+        let delivery_id = self.tx.last_insert_rowid();
+        let Ok(Webhook::Event(event)) = parsed else {
+            return Ok(Ingested {
+                delivery_id,
+                outcome,
+                vehicles: 0,
+                readings: 0,
+            });
+        };
+        let stored = self.store_units(delivery_id, &event.units)?;
+        let mut outcome = Outcome::Parsed;
+        if stored.fresh_units == 0 && !event.units.is_empty() {
+            // Every unit was stored before: a retry. Keep a note, not a second copy.
+            outcome = Outcome::Duplicate;
+            let original: Option<i64> = self
+                .tx
+                .prepare_cached("SELECT delivery_id FROM event_keys WHERE key = ?1")?
+                .query_row([&event.units[0].key], |r| r.get(0))
+                .optional()?;
+            self.tx
+                .prepare_cached(
+                    "UPDATE deliveries SET outcome = 'duplicate', body = NULL, duplicate_of = ?2
+                     WHERE id = ?1",
+                )?
+                .execute(params![delivery_id, original])?;
         }
+        Ok(Ingested {
+            delivery_id,
+            outcome,
+            vehicles: event.units.len(),
+            readings: stored.readings,
+        })
     }
-    Ok(readings.len())
+
+    /// Stores the units whose keys are new (each key once, even if repeated within the
+    /// delivery), attributing them to `delivery_id`.
+    pub(crate) fn store_units(
+        &mut self,
+        delivery_id: i64,
+        units: &[EventUnit],
+    ) -> rusqlite::Result<StoredUnits> {
+        let mut stored = StoredUnits::default();
+        for unit in units {
+            let fresh = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO event_keys(key, delivery_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![unit.key, delivery_id])?
+                == 1;
+            if fresh {
+                stored.fresh_units += 1;
+                stored.readings += self.store_readings(
+                    &unit.vehicle_id,
+                    unit.info.as_ref(),
+                    &unit.readings,
+                    Source::Webhook,
+                    Some(delivery_id),
+                )?;
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Stores the readings of one vehicle; returns how many there were.
+    pub fn store_readings(
+        &mut self,
+        vehicle_id: &str,
+        info: Option<&VehicleInfo>,
+        readings: &Readings,
+        source: Source,
+        delivery_id: Option<i64>,
+    ) -> rusqlite::Result<usize> {
+        let tx = &self.tx;
+        let touch = self.vehicles.entry(vehicle_id.to_owned()).or_default();
+        if let Some(info) = info {
+            touch.info.make = info.make.clone().or(touch.info.make.take());
+            touch.info.model = info.model.clone().or(touch.info.model.take());
+            touch.info.year = info.year.or(touch.info.year);
+        }
+        let times = readings
+            .battery
+            .iter()
+            .map(|r| r.recorded_at_ms)
+            .chain(readings.charge.iter().map(|r| r.recorded_at_ms))
+            .chain(readings.locations.iter().map(|r| r.recorded_at_ms));
+        for t in times {
+            touch.first_seen_at = Some(touch.first_seen_at.map_or(t, |v| v.min(t)));
+            touch.last_seen_at = Some(touch.last_seen_at.map_or(t, |v| v.max(t)));
+        }
+
+        let source = source.as_str();
+        for r in &readings.battery {
+            tx.prepare_cached(
+                "INSERT INTO battery_readings(vehicle_id, recorded_at, percent, range_km, source, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
+                   percent = coalesce(excluded.percent, percent),
+                   range_km = coalesce(excluded.range_km, range_km)",
+            )?
+            .execute(params![vehicle_id, r.recorded_at_ms, r.percent, r.range_km, source, delivery_id])?;
+        }
+        for r in &readings.charge {
+            tx.prepare_cached(
+                "INSERT INTO charge_readings(vehicle_id, recorded_at, plugged_in, charging_state, source, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
+                   plugged_in = coalesce(excluded.plugged_in, plugged_in),
+                   charging_state = coalesce(excluded.charging_state, charging_state)",
+            )?
+            .execute(params![
+                vehicle_id,
+                r.recorded_at_ms,
+                r.plugged_in,
+                r.state.map(|s| s.as_str()),
+                source,
+                delivery_id
+            ])?;
+        }
+        for r in &readings.locations {
+            tx.prepare_cached(
+                "INSERT INTO locations(vehicle_id, recorded_at, latitude, longitude, source, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(vehicle_id, recorded_at) DO NOTHING",
+            )?
+            .execute(params![vehicle_id, r.recorded_at_ms, r.latitude, r.longitude, source, delivery_id])?;
+        }
+        for e in &readings.errors {
+            tx.prepare_cached(
+                "INSERT INTO vehicle_errors(vehicle_id, recorded_at, source_path, error_type, error_code,
+                                            description, resolution_url, active, source, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                vehicle_id,
+                e.recorded_at_ms,
+                e.source_path,
+                e.error_type,
+                e.error_code,
+                e.description,
+                e.resolution_url,
+                e.active,
+                source,
+                delivery_id
+            ])?;
+            if e.needs_reauthentication() {
+                touch.reauth = Some(match (e.active, touch.reauth.take()) {
+                    (true, Some((_, url, cleared))) => {
+                        (true, e.resolution_url.clone().or(url), cleared)
+                    }
+                    (true, None) => (true, e.resolution_url.clone(), false),
+                    (false, _) => (false, None, true),
+                });
+            }
+        }
+        Ok(readings.len())
+    }
+}
+
+/// What [`Batch::store_units`] stored.
+#[derive(Debug, Default)]
+pub(crate) struct StoredUnits {
+    /// Units whose key was new.
+    pub fresh_units: usize,
+    /// Readings stored for them.
+    pub readings: usize,
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use export::{ExportFilter, ExportKind, export_csv};
-pub use ingest::{Ingested, Outcome, ingest_delivery};
-pub use writer::{WriterHandle, spawn_writer};
+pub use ingest::{Batch, Ingested, Outcome};
+pub use writer::{WriterHandle, WriterStats, spawn_writer};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,9 @@
 //! Rebuilding every derived table from the archive of raw deliveries.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use super::ingest::{Outcome, classify, store_readings};
+use super::ingest::{Batch, Outcome, classify};
 use crate::smartcar::{Webhook, parse_webhook};
 
 /// What a rebuild did.
@@ -30,8 +30,8 @@ pub fn reprocess(
     conn: &mut Connection,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ReprocessReport, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(
+    let mut batch = Batch::begin(conn)?;
+    batch.tx().execute_batch(
         "DELETE FROM battery_readings;
          DELETE FROM charge_readings;
          DELETE FROM locations;
@@ -41,7 +41,8 @@ pub fn reprocess(
                              first_seen_at = NULL, last_seen_at = NULL;",
     )?;
     // Ids first: the loop below updates the rows it reads.
-    let ids: Vec<i64> = tx
+    let ids: Vec<i64> = batch
+        .tx()
         .prepare(
             "SELECT id FROM deliveries WHERE body IS NOT NULL AND outcome != 'verify' ORDER BY id",
         )?
@@ -50,7 +51,8 @@ pub fn reprocess(
     let total = ids.len() as u64;
     let mut report = ReprocessReport::default();
     for (done, id) in ids.into_iter().enumerate() {
-        let row: Option<(i64, Vec<u8>, String)> = tx
+        let row: Option<(i64, Vec<u8>, String)> = batch
+            .tx()
             .prepare_cached("SELECT received_at, body, outcome FROM deliveries WHERE id = ?1")?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
@@ -62,28 +64,13 @@ pub fn reprocess(
         let row = classify(&parsed);
         let mut outcome = Outcome::Quarantined;
         if let Ok(Webhook::Event(event)) = &parsed {
-            outcome = Outcome::Duplicate;
-            for unit in &event.units {
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO event_keys(key, delivery_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                    )?
-                    .execute(params![unit.key, id])?;
-                if inserted == 1 {
-                    outcome = Outcome::Parsed;
-                    report.readings += store_readings(
-                        &tx,
-                        &unit.vehicle_id,
-                        unit.info.as_ref(),
-                        &unit.readings,
-                        crate::domain::Source::Webhook,
-                        Some(id),
-                    )? as u64;
-                }
-            }
-            if event.units.is_empty() {
-                outcome = Outcome::Parsed;
-            }
+            let stored = batch.store_units(id, &event.units)?;
+            report.readings += stored.readings as u64;
+            outcome = if stored.fresh_units > 0 || event.units.is_empty() {
+                Outcome::Parsed
+            } else {
+                Outcome::Duplicate
+            };
         }
         match outcome {
             Outcome::Parsed => report.parsed += 1,
@@ -93,23 +80,25 @@ pub fn reprocess(
         if old_outcome == Outcome::Quarantined.as_str() && outcome == Outcome::Parsed {
             report.recovered += 1;
         }
-        tx.prepare_cached(
-            "UPDATE deliveries SET format = ?2, kind = ?3, mode = ?4, event_key = ?5,
+        batch
+            .tx()
+            .prepare_cached(
+                "UPDATE deliveries SET format = ?2, kind = ?3, mode = ?4, event_key = ?5,
                     outcome = ?6, detail = ?7, vehicle_ids = ?8
              WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            row.format,
-            row.kind,
-            row.mode,
-            row.event_key,
-            outcome.as_str(),
-            row.detail,
-            row.vehicle_ids
-        ])?;
+            )?
+            .execute(params![
+                id,
+                row.format,
+                row.kind,
+                row.mode,
+                row.event_key,
+                outcome.as_str(),
+                row.detail,
+                row.vehicle_ids
+            ])?;
         progress(done as u64 + 1, total);
     }
-    tx.commit()?;
+    batch.commit()?;
     Ok(report)
 }

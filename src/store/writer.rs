@@ -4,13 +4,16 @@
 //! A request's reply is sent only after its transaction committed: the server answers 2xx
 //! on that reply, which is how "never acknowledge before commit" is kept.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use bytes::Bytes;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Ingested, StoreError, ingest_delivery, probe_write};
+use super::{Batch, Ingested, StoreError, probe_write};
 use crate::smartcar::{ParseError, Webhook};
 
 /// Most deliveries committed in one transaction.
@@ -33,9 +36,45 @@ enum Job {
 #[derive(Clone)]
 pub struct WriterHandle {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+    failed_jobs: AtomicU64,
+    busy_micros: AtomicU64,
+    commit_micros: AtomicU64,
+}
+
+/// What the writer has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed or attempted.
+    pub transactions: u64,
+    /// Jobs (deliveries and probes) committed.
+    pub jobs: u64,
+    /// Jobs answered with an error.
+    pub failed_jobs: u64,
+    /// Time spent writing and committing, in microseconds.
+    pub busy_micros: u64,
+    /// Of that, time spent committing (writing the WAL and waiting for fsync).
+    pub commit_micros: u64,
 }
 
 impl WriterHandle {
+    /// Counters since the writer started.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.stats.transactions.load(Ordering::Relaxed),
+            jobs: self.stats.jobs.load(Ordering::Relaxed),
+            failed_jobs: self.stats.failed_jobs.load(Ordering::Relaxed),
+            busy_micros: self.stats.busy_micros.load(Ordering::Relaxed),
+            commit_micros: self.stats.commit_micros.load(Ordering::Relaxed),
+        }
+    }
+
     /// Archives and stores a delivery; resolves once it is committed.
     pub async fn ingest(
         &self,
@@ -70,13 +109,15 @@ impl WriterHandle {
 /// Starts the writer thread on `conn`.
 pub fn spawn_writer(conn: Connection) -> std::io::Result<(WriterHandle, JoinHandle<()>)> {
     let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+    let stats = Arc::new(Counters::default());
+    let counters = stats.clone();
     let thread = std::thread::Builder::new()
         .name("fleetdash-writer".into())
-        .spawn(move || run(conn, queue))?;
-    Ok((WriterHandle { jobs }, thread))
+        .spawn(move || run(conn, queue, &counters))?;
+    Ok((WriterHandle { jobs, stats }, thread))
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -85,7 +126,11 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch);
+        let started = Instant::now();
+        commit_batch(&mut conn, batch, stats);
+        stats
+            .busy_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
 }
 
@@ -94,9 +139,11 @@ enum Done {
     Probe,
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
-    match write_all(conn, &batch) {
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
+    stats.transactions.fetch_add(1, Ordering::Relaxed);
+    match write_all(conn, &batch, stats) {
         Ok(results) => {
+            stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
             for (job, done) in batch.into_iter().zip(results) {
                 match (job, done) {
                     (Job::Ingest { reply, .. }, Done::Ingest(ingested)) => {
@@ -114,11 +161,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
         // One bad write must not sink the others: try each alone.
         Err(_) if batch.len() > 1 => {
             for job in batch {
-                commit_batch(conn, vec![job]);
+                commit_batch(conn, vec![job], stats);
             }
         }
         Err(error) => {
             tracing::warn!(%error, "database write failed; answering 503 so Smartcar retries");
+            stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
+            let error = StoreError::Unavailable(error.to_string());
             for job in batch {
                 match job {
                     Job::Ingest { reply, .. } => {
@@ -133,8 +182,12 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     }
 }
 
-fn write_all(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Done>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn write_all(
+    conn: &mut Connection,
+    batch: &[Job],
+    stats: &Counters,
+) -> rusqlite::Result<Vec<Done>> {
+    let mut tx = Batch::begin(conn)?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         results.push(match job {
@@ -143,13 +196,17 @@ fn write_all(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Done>
                 body,
                 parsed,
                 ..
-            } => Done::Ingest(ingest_delivery(&tx, *received_at_ms, body, parsed)?),
+            } => Done::Ingest(tx.ingest(*received_at_ms, body, parsed)?),
             Job::Probe { .. } => {
-                probe_write(&tx)?;
+                probe_write(tx.tx())?;
                 Done::Probe
             }
         });
     }
+    let committing = Instant::now();
     tx.commit()?;
+    stats
+        .commit_micros
+        .fetch_add(committing.elapsed().as_micros() as u64, Ordering::Relaxed);
     Ok(results)
 }
