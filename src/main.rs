@@ -10,6 +10,11 @@ use fleetdash::commands;
 use fleetdash::domain::time::TimeBound;
 use fleetdash::store::{ExportKind, default_db_path};
 
+/// mimalloc: many threads hand buffers to the writer thread, which glibc's allocator
+/// handles poorly (measured with `cargo bench --bench ingest`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// fleetdash: battery, charging and location history for EV fleets connected through Smartcar.
 #[derive(Parser)]
 #[command(name = "fleetdash", version, about, propagate_version = true)]

@@ -58,7 +58,7 @@ async fn every_acknowledged_delivery_survives_kill_9_mid_load() {
         "the server acknowledged too little before the kill"
     );
     let mut server = server;
-    server.signal("KILL");
+    server.signal(libc::SIGKILL);
     assert!(server.wait_exit(Duration::from_secs(10)).is_some());
     for worker in workers {
         worker.await.unwrap();
@@ -105,7 +105,7 @@ async fn sigterm_finishes_the_delivery_in_flight_then_exits_0() {
         tokio::spawn(async move { post(&url, &body, Some(&sign(&body))).await.status() });
     // Give the request time to reach the writer, then ask the server to stop.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.signal("TERM");
+    server.signal(libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
@@ -145,7 +145,7 @@ async fn the_log_has_one_line_per_delivery_and_never_the_token() {
             .status(),
         401
     );
-    server.signal("TERM");
+    server.signal(libc::SIGTERM);
     assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
     let log = server.stderr_text();
     let deliveries = log
