@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::domain::{Readings, Source, VehicleInfo};
+use crate::domain::{ChargingState, Readings, Source, VehicleInfo};
 use crate::smartcar::{EventUnit, ParseError, Webhook};
 
 /// What became of a delivery.
@@ -286,40 +286,31 @@ impl<'c> Batch<'c> {
         }
 
         let source = source.as_str();
-        for r in &readings.battery {
+        for row in merge_by_time(readings) {
             tx.prepare_cached(
-                "INSERT INTO battery_readings(vehicle_id, recorded_at, percent, range_km, source, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, range_km, plugged_in,
+                                      charging_state, latitude, longitude, source, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
-                   percent = coalesce(excluded.percent, percent),
-                   range_km = coalesce(excluded.range_km, range_km)",
-            )?
-            .execute(params![vehicle_id, r.recorded_at_ms, r.percent, r.range_km, source, delivery_id])?;
-        }
-        for r in &readings.charge {
-            tx.prepare_cached(
-                "INSERT INTO charge_readings(vehicle_id, recorded_at, plugged_in, charging_state, source, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
+                   battery_percent = coalesce(excluded.battery_percent, battery_percent),
+                   range_km = coalesce(excluded.range_km, range_km),
                    plugged_in = coalesce(excluded.plugged_in, plugged_in),
-                   charging_state = coalesce(excluded.charging_state, charging_state)",
+                   charging_state = coalesce(excluded.charging_state, charging_state),
+                   latitude = coalesce(excluded.latitude, latitude),
+                   longitude = coalesce(excluded.longitude, longitude)",
             )?
             .execute(params![
                 vehicle_id,
-                r.recorded_at_ms,
-                r.plugged_in,
-                r.state.map(|s| s.as_str()),
+                row.recorded_at_ms,
+                row.battery_percent,
+                row.range_km,
+                row.plugged_in,
+                row.charging_state.map(|s| s.as_str()),
+                row.position.map(|p| p.0),
+                row.position.map(|p| p.1),
                 source,
                 delivery_id
             ])?;
-        }
-        for r in &readings.locations {
-            tx.prepare_cached(
-                "INSERT INTO locations(vehicle_id, recorded_at, latitude, longitude, source, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(vehicle_id, recorded_at) DO NOTHING",
-            )?
-            .execute(params![vehicle_id, r.recorded_at_ms, r.latitude, r.longitude, source, delivery_id])?;
         }
         for e in &readings.errors {
             tx.prepare_cached(
@@ -361,4 +352,40 @@ pub(crate) struct StoredUnits {
     pub fresh_units: usize,
     /// Readings stored for them.
     pub readings: usize,
+}
+
+/// Everything known about one vehicle at one moment: one `readings` row.
+#[derive(Debug, Default)]
+struct Moment {
+    recorded_at_ms: i64,
+    battery_percent: Option<f64>,
+    range_km: Option<f64>,
+    plugged_in: Option<bool>,
+    charging_state: Option<ChargingState>,
+    position: Option<(f64, f64)>,
+}
+
+/// Folds battery, charge and location readings taken at the same moment into one row.
+fn merge_by_time(readings: &Readings) -> Vec<Moment> {
+    let mut moments: BTreeMap<i64, Moment> = BTreeMap::new();
+    fn at(moments: &mut BTreeMap<i64, Moment>, t: i64) -> &mut Moment {
+        moments.entry(t).or_insert_with(|| Moment {
+            recorded_at_ms: t,
+            ..Moment::default()
+        })
+    }
+    for r in &readings.battery {
+        let m = at(&mut moments, r.recorded_at_ms);
+        m.battery_percent = r.percent.or(m.battery_percent);
+        m.range_km = r.range_km.or(m.range_km);
+    }
+    for r in &readings.charge {
+        let m = at(&mut moments, r.recorded_at_ms);
+        m.plugged_in = r.plugged_in.or(m.plugged_in);
+        m.charging_state = r.state.or(m.charging_state);
+    }
+    for r in &readings.locations {
+        at(&mut moments, r.recorded_at_ms).position = Some((r.latitude, r.longitude));
+    }
+    moments.into_values().collect()
 }

@@ -32,9 +32,7 @@ pub fn reprocess(
 ) -> Result<ReprocessReport, StoreError> {
     let mut batch = Batch::begin(conn)?;
     batch.tx().execute_batch(
-        "DELETE FROM battery_readings;
-         DELETE FROM charge_readings;
-         DELETE FROM locations;
+        "DELETE FROM readings;
          DELETE FROM vehicle_errors;
          DELETE FROM event_keys;
          UPDATE vehicles SET needs_reauth = 0, reauth_url = NULL,

@@ -50,36 +50,34 @@ const MIGRATIONS: &[&str] = &[
         reauth_url    TEXT
     );
 
-    -- One row per vehicle and moment; a later delivery of the same moment fills gaps.
-    CREATE TABLE battery_readings (
-        vehicle_id  TEXT NOT NULL,
-        recorded_at INTEGER NOT NULL,
-        percent     REAL,
-        range_km    REAL,
-        source      TEXT NOT NULL,
-        delivery_id INTEGER REFERENCES deliveries(id),
+    -- One row per vehicle and moment, whatever it carries: v4 sends every signal at once,
+    -- usually with one timestamp, so one row (and one b-tree page per vehicle) takes it
+    -- all. A later delivery of the same moment fills gaps. `delivery_id` is the delivery
+    -- that first reported the moment.
+    CREATE TABLE readings (
+        vehicle_id      TEXT NOT NULL,
+        recorded_at     INTEGER NOT NULL,
+        battery_percent REAL,
+        range_km        REAL,
+        plugged_in      INTEGER,
+        charging_state  TEXT,
+        latitude        REAL,
+        longitude       REAL,
+        source          TEXT NOT NULL,
+        delivery_id     INTEGER REFERENCES deliveries(id),
         PRIMARY KEY (vehicle_id, recorded_at)
     ) WITHOUT ROWID;
 
-    CREATE TABLE charge_readings (
-        vehicle_id     TEXT NOT NULL,
-        recorded_at    INTEGER NOT NULL,
-        plugged_in     INTEGER,
-        charging_state TEXT,
-        source         TEXT NOT NULL,
-        delivery_id    INTEGER REFERENCES deliveries(id),
-        PRIMARY KEY (vehicle_id, recorded_at)
-    ) WITHOUT ROWID;
-
-    CREATE TABLE locations (
-        vehicle_id  TEXT NOT NULL,
-        recorded_at INTEGER NOT NULL,
-        latitude    REAL NOT NULL,
-        longitude   REAL NOT NULL,
-        source      TEXT NOT NULL,
-        delivery_id INTEGER REFERENCES deliveries(id),
-        PRIMARY KEY (vehicle_id, recorded_at)
-    ) WITHOUT ROWID;
+    -- The three kinds of reading as the exports and views see them.
+    CREATE VIEW battery_readings AS
+        SELECT vehicle_id, recorded_at, battery_percent AS percent, range_km, source, delivery_id
+        FROM readings WHERE battery_percent IS NOT NULL OR range_km IS NOT NULL;
+    CREATE VIEW charge_readings AS
+        SELECT vehicle_id, recorded_at, plugged_in, charging_state, source, delivery_id
+        FROM readings WHERE plugged_in IS NOT NULL OR charging_state IS NOT NULL;
+    CREATE VIEW locations AS
+        SELECT vehicle_id, recorded_at, latitude, longitude, source, delivery_id
+        FROM readings WHERE latitude IS NOT NULL;
 
     CREATE TABLE vehicle_errors (
         vehicle_id     TEXT NOT NULL,
