@@ -472,3 +472,30 @@ fn every_command_has_help_and_version() {
         assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reprocess_keeps_readings_that_never_came_from_a_delivery() {
+    let server = server_with_fixtures().await;
+    // As an API poll (or simulated history) stores them: no delivery behind the row.
+    server
+        .db()
+        .execute(
+            "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, source)
+             VALUES ('polled-car', 1726869000000, 71, 'api')",
+            [],
+        )
+        .unwrap();
+    assert!(run(&server.db, &["reprocess"]).success);
+    let rows = export(&server.db, "battery", &["--vehicle", "polled-car"]);
+    assert_eq!(
+        rows,
+        vec![row(&[
+            "polled-car",
+            "",
+            "2024-09-20T21:50:00Z",
+            "71",
+            "",
+            "api"
+        ])]
+    );
+}

@@ -123,14 +123,13 @@ pub fn export_csv(
     filter: &ExportFilter,
     out: impl Write,
 ) -> Result<u64, StoreError> {
-    let mut csv = csv::Writer::from_writer(out);
-    csv.write_record(kind.columns())?;
     let Some((table, values)) = kind.source() else {
-        csv.flush()?;
         return Err(StoreError::Io(std::io::Error::other(
             "charging sessions are not derived yet: this export comes with a later fleetdash",
         )));
     };
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(kind.columns())?;
     let mut conditions = Vec::new();
     let mut args: Vec<SqlValue> = Vec::new();
     if !filter.vehicle_ids.is_empty() {

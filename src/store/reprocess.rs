@@ -24,19 +24,21 @@ pub struct ReprocessReport {
 }
 
 /// Rebuilds the derived tables from the archive, in arrival order, in one transaction:
-/// either all of it happens or none. Owner-set vehicle names are kept. Running it twice
-/// gives the same tables.
+/// either all of it happens or none. Owner-set vehicle names are kept, and so are readings
+/// that never came from a delivery (API polls, simulated history). Running it twice gives
+/// the same tables.
 pub fn reprocess(
     conn: &mut Connection,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ReprocessReport, StoreError> {
     let mut batch = Batch::begin(conn)?;
     batch.tx().execute_batch(
-        "DELETE FROM readings;
-         DELETE FROM vehicle_errors;
+        "DELETE FROM readings WHERE delivery_id IS NOT NULL;
+         DELETE FROM vehicle_errors WHERE delivery_id IS NOT NULL;
          DELETE FROM event_keys;
          UPDATE vehicles SET needs_reauth = 0, reauth_url = NULL,
-                             first_seen_at = NULL, last_seen_at = NULL;",
+           first_seen_at = (SELECT min(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id),
+           last_seen_at = (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id);",
     )?;
     // Ids first: the loop below updates the rows it reads.
     let ids: Vec<i64> = batch
