@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::fixture;
+use common::{FIXTURES, fixture};
 use fleetdash::domain::{ChargingState, Readings};
 use fleetdash::smartcar::{Format, Webhook, parse_webhook};
 use proptest::prelude::*;
@@ -326,16 +326,6 @@ fn replace_node(value: &mut Value, index: &mut usize, replacement: &Value) -> bo
     }
 }
 
-const FIXTURE_NAMES: &[&str] = &[
-    "v2-dynamic-docs-example.json",
-    "v2-dynamic-with-error.json",
-    "v2-event-based.json",
-    "v2-verify.json",
-    "v4-vehicle-error.json",
-    "v4-vehicle-state.json",
-    "v4-verify.json",
-];
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -351,11 +341,11 @@ proptest! {
 
     #[test]
     fn fixtures_with_a_node_replaced_never_panic(
-        which in 0..FIXTURE_NAMES.len(),
+        which in 0..FIXTURES.len(),
         index in 0usize..200,
         replacement in arbitrary_json(),
     ) {
-        let text = String::from_utf8(fixture(FIXTURE_NAMES[which])).unwrap();
+        let text = String::from_utf8(fixture(FIXTURES[which])).unwrap();
         let mut value: Value = fleetdash::smartcar::json::parse_lenient(text.as_bytes()).unwrap();
         let mut index = index;
         replace_node(&mut value, &mut index, &replacement);
@@ -364,10 +354,10 @@ proptest! {
 
     #[test]
     fn fixtures_with_bytes_flipped_never_panic(
-        which in 0..FIXTURE_NAMES.len(),
+        which in 0..FIXTURES.len(),
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
     ) {
-        let mut body = fixture(FIXTURE_NAMES[which]);
+        let mut body = fixture(FIXTURES[which]);
         for (at, byte) in edits {
             let i = at.index(body.len());
             body[i] = byte;

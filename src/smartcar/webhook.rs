@@ -189,11 +189,19 @@ fn vehicle_info(value: Option<&Value>) -> Option<VehicleInfo> {
     (info != VehicleInfo::default()).then_some(info)
 }
 
-fn latitude_longitude(body: &Map<String, Value>) -> Option<(f64, f64)> {
+/// A position from a body with `latitude` and `longitude` (v2 `/location`, v4
+/// PreciseLocation), when both are there and on Earth.
+fn location(body: Option<&Map<String, Value>>, recorded_at_ms: i64) -> Option<LocationReading> {
+    let body = body?;
     let latitude = number(body.get("latitude"))?;
     let longitude = number(body.get("longitude"))?;
-    ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude))
-        .then_some((latitude, longitude))
+    ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)).then_some(
+        LocationReading {
+            recorded_at_ms,
+            latitude,
+            longitude,
+        },
+    )
 }
 
 /// A Smartcar error body (v2 API error or v4 error entry) as a [`VehicleError`].
@@ -383,16 +391,10 @@ fn v2_item(item: &Value, received_at_ms: i64, readings: &mut Readings) -> Result
                 state,
             });
         }
-        "/location" => {
-            let (latitude, longitude) = body
-                .and_then(latitude_longitude)
-                .ok_or("/location has no valid latitude and longitude")?;
-            readings.locations.push(LocationReading {
-                recorded_at_ms,
-                latitude,
-                longitude,
-            });
-        }
+        "/location" => readings.locations.push(
+            location(body, recorded_at_ms)
+                .ok_or("/location has no valid latitude and longitude")?,
+        ),
         // Other paths (odometer, tires, ...) are archived but not read yet.
         _ => {}
     }
@@ -567,16 +569,10 @@ fn v4_signal(signal: &Value, received_at_ms: i64, readings: &mut Readings) -> Re
                 state: None,
             });
         }
-        "location-preciselocation" => {
-            let (latitude, longitude) = body
-                .and_then(latitude_longitude)
-                .ok_or("PreciseLocation without a valid latitude and longitude")?;
-            readings.locations.push(LocationReading {
-                recorded_at_ms,
-                latitude,
-                longitude,
-            });
-        }
+        "location-preciselocation" => readings.locations.push(
+            location(body, recorded_at_ms)
+                .ok_or("PreciseLocation without a valid latitude and longitude")?,
+        ),
         // Other signals (voltage, odometer, ...) are archived but not read yet.
         _ => {}
     }
