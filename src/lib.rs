@@ -6,5 +6,6 @@
 pub mod commands;
 pub mod domain;
 pub mod server;
+pub mod sim;
 pub mod smartcar;
 pub mod store;

@@ -8,6 +8,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use fleetdash::commands;
 use fleetdash::domain::time::TimeBound;
+use fleetdash::sim::deliver::DeliverOptions;
+use fleetdash::sim::fleet::FleetConfig;
+use fleetdash::smartcar::Format;
 use fleetdash::store::{ExportKind, default_db_path};
 
 /// mimalloc: many threads hand buffers to the writer thread, which glibc's allocator
@@ -63,6 +66,42 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Run the simulated fleet: write its history into a database (--db) or deliver it as
+    /// signed webhooks to a callback server (--url).
+    Simulate {
+        /// Write the history straight into this database (fast; for demos and benchmarks).
+        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        db: Option<PathBuf>,
+        /// Deliver signed webhooks to this callback URL, e.g.
+        /// http://127.0.0.1:8787/webhooks/smartcar (signed with SMARTCAR_MANAGEMENT_TOKEN).
+        #[arg(long)]
+        url: Option<String>,
+        /// Payload format of the webhooks.
+        #[arg(long, value_enum, default_value = "v4")]
+        format: PayloadFormat,
+        /// At most N deliveries per second (0: as fast as possible).
+        #[arg(long, default_value_t = 0.0, value_name = "N")]
+        rate: f64,
+        /// Deliveries in flight at once.
+        #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
+        /// Simulated seconds per real second: paces deliveries by simulated time and
+        /// scales Smartcar's retry waits (25 s, 50 s, 100 s). 0: no pacing, retry waits in ms.
+        #[arg(long, default_value_t = 0.0, value_name = "S")]
+        speed: f64,
+        /// Number of vehicles.
+        #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
+        vehicles: u16,
+        /// Simulated days.
+        #[arg(long, default_value_t = 7, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+        /// Random seed: the same seed and start give the same history.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First simulated day (YYYY-MM-DD or RFC 3339) [default: DAYS days before today].
+        #[arg(long, value_name = "T", value_parser = TimeBound::parse)]
+        start: Option<TimeBound>,
+    },
     /// Rebuild every derived table from the archive of raw deliveries.
     Reprocess {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -71,9 +110,21 @@ enum Command {
     },
 }
 
+/// Webhook payload format for `simulate`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PayloadFormat {
+    /// Legacy v2: hourly `dynamic` batches and `eventBased` charging events.
+    V2,
+    /// Current v4: `VEHICLE_STATE` on signal change, `VEHICLE_ERROR`.
+    V4,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Some(Command::Serve { .. })));
+    init_logging(matches!(
+        cli.command,
+        Some(Command::Serve { .. }) | Some(Command::Simulate { .. })
+    ));
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -133,6 +184,67 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             commands::export::report(rows, out.as_deref());
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Simulate {
+            db,
+            url,
+            format,
+            rate,
+            concurrency,
+            speed,
+            vehicles,
+            days,
+            seed,
+            start,
+        }) => {
+            let start_ms = start.map(TimeBound::since_ms).unwrap_or_else(|| {
+                fleetdash::domain::time::now_ms()
+                    - i64::from(days) * fleetdash::domain::time::DAY_MS
+            });
+            let config = FleetConfig {
+                vehicles: usize::from(vehicles),
+                days,
+                seed,
+                start_ms,
+            };
+            if let Some(db) = db {
+                let summary = commands::simulate::write_history(&config, &db)?;
+                println!(
+                    "wrote {} readings for {} vehicles over {} days into {} in {:.2} s ({:.0} readings/s)",
+                    summary.readings,
+                    summary.vehicles,
+                    days,
+                    db.display(),
+                    summary.elapsed_secs,
+                    summary.readings as f64 / summary.elapsed_secs.max(1e-9)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(url) = url else {
+                anyhow::bail!("pass --db PATH or --url URL");
+            };
+            if !rate.is_finite() || rate < 0.0 || !speed.is_finite() || speed < 0.0 {
+                anyhow::bail!("--rate and --speed must be 0 or more");
+            }
+            let summary = commands::simulate::deliver(
+                &config,
+                match format {
+                    PayloadFormat::V2 => Format::V2,
+                    PayloadFormat::V4 => Format::V4,
+                },
+                DeliverOptions {
+                    url,
+                    concurrency: usize::from(concurrency),
+                    rate_per_sec: rate,
+                    speed,
+                },
+            )?;
+            println!("{summary}");
+            Ok(if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Some(Command::Reprocess { db }) => {
             let report = commands::reprocess::run(db.unwrap_or_else(default_db_path))?;

@@ -3,3 +3,4 @@
 pub mod export;
 pub mod reprocess;
 pub mod serve;
+pub mod simulate;
