@@ -70,12 +70,16 @@ enum Command {
     /// signed webhooks to a callback server (--url).
     Simulate {
         /// Write the history straight into this database (fast; for demos and benchmarks).
-        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        #[arg(long, conflicts_with_all = ["url", "serve_api"], required_unless_present_any = ["url", "serve_api"])]
         db: Option<PathBuf>,
         /// Deliver signed webhooks to this callback URL, e.g.
         /// http://127.0.0.1:8787/webhooks/smartcar (signed with SMARTCAR_MANAGEMENT_TOKEN).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "serve_api")]
         url: Option<String>,
+        /// Serve the simulated Smartcar (Connect, token endpoint, Vehicle API) on ADDR
+        /// (HOST:PORT); point SMARTCAR_CONNECT_URL, SMARTCAR_AUTH_URL and SMARTCAR_API_URL at it.
+        #[arg(long, value_name = "ADDR")]
+        serve_api: Option<String>,
         /// Payload format of the webhooks.
         #[arg(long, value_enum, default_value = "v4")]
         format: PayloadFormat,
@@ -188,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Simulate {
             db,
             url,
+            serve_api,
             format,
             rate,
             concurrency,
@@ -220,8 +225,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
+            if let Some(address) = serve_api {
+                commands::simulate::serve_api(&config, &address)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let Some(url) = url else {
-                anyhow::bail!("pass --db PATH or --url URL");
+                anyhow::bail!("pass --db PATH, --url URL or --serve-api ADDR");
             };
             if !rate.is_finite() || rate < 0.0 || !speed.is_finite() || speed < 0.0 {
                 anyhow::bail!("--rate and --speed must be 0 or more");

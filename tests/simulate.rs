@@ -290,3 +290,42 @@ fn simulate_db_writes_a_minute_by_minute_history_that_export_reads() {
     };
     assert_eq!(dump(&db), dump(&again));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_serve_api_serves_connect_with_the_demo_application() {
+    use std::io::{BufRead, BufReader};
+    let mut child = fleetdash()
+        .args([
+            "simulate",
+            "--serve-api",
+            "127.0.0.1:0",
+            "--vehicles",
+            "2",
+            "--days",
+            "1",
+        ])
+        .env_remove("SMARTCAR_CLIENT_ID")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let origin = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let page = reqwest::get(format!(
+        "{origin}/oauth/authorize?response_type=code&client_id={}&redirect_uri=http://localhost:8787/oauth/callback&state=x",
+        fleetdash::commands::simulate::DEMO_CLIENT_ID
+    ))
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Allow"));
+}

@@ -9,10 +9,11 @@ use anyhow::{Context, bail};
 use crate::domain::{
     BatteryReading, ChargeReading, LocationReading, Readings, Source, VehicleInfo,
 };
+use crate::sim::api::{SimApi, SimApiConfig};
 use crate::sim::deliver::{DeliverOptions, deliver_all, verify_callback};
 use crate::sim::fleet::{FleetConfig, VehicleSim, vehicles};
 use crate::sim::schedule::Schedule;
-use crate::smartcar::Format;
+use crate::smartcar::{Format, ManagementToken};
 use crate::store::{self, Batch, StoreOptions};
 
 /// Samples written per transaction by `--db`.
@@ -108,3 +109,60 @@ pub fn deliver(
         Ok(summary)
     })
 }
+
+/// Serves the simulated Smartcar on `address` until Ctrl-C or SIGTERM. The application's
+/// credentials come from the same variables fleetdash reads (`SMARTCAR_CLIENT_ID`,
+/// `SMARTCAR_CLIENT_SECRET`, `SMARTCAR_MANAGEMENT_TOKEN`, `SMARTCAR_WEBHOOK_ID`), so both
+/// sides agree; unset ones take the demo values the README lists.
+pub fn serve_api(config: &FleetConfig, address: &str) -> anyhow::Result<()> {
+    let var = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let mut fleet = config.clone();
+    // The API reports the fleet as it is now: run it through today.
+    fleet.days += 1;
+    let api_config = SimApiConfig {
+        client_id: var("SMARTCAR_CLIENT_ID", DEMO_CLIENT_ID),
+        client_secret: var("SMARTCAR_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+        management_token: ManagementToken::new(var(
+            "SMARTCAR_MANAGEMENT_TOKEN",
+            DEMO_MANAGEMENT_TOKEN,
+        ))
+        .context("the management token is empty")?,
+        webhook_id: var("SMARTCAR_WEBHOOK_ID", DEMO_WEBHOOK_ID),
+        fleet,
+    };
+    let client_id = api_config.client_id.clone();
+    let webhook_id = api_config.webhook_id.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fleetdash-sim-api")
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("could not listen on {address}: choose another --serve-api address"))?;
+        let local = listener.local_addr()?;
+        println!(
+            "simulated Smartcar listening on http://{local} (client id {client_id}, webhook id {webhook_id})"
+        );
+        axum::serve(listener, crate::sim::api::router(SimApi::new(api_config)))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+/// Client id of the simulated application when `SMARTCAR_CLIENT_ID` is unset.
+pub const DEMO_CLIENT_ID: &str = "fleetdash-demo-client";
+/// Its client secret when `SMARTCAR_CLIENT_SECRET` is unset (a simulation's, not a secret).
+pub const DEMO_CLIENT_SECRET: &str = "fleetdash-demo-secret";
+/// Its management token when `SMARTCAR_MANAGEMENT_TOKEN` is unset.
+pub const DEMO_MANAGEMENT_TOKEN: &str = "fleetdash-demo-management-token";
+/// Its webhook id when `SMARTCAR_WEBHOOK_ID` is unset.
+pub const DEMO_WEBHOOK_ID: &str = "fleetdash-demo-webhook";

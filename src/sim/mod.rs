@@ -4,6 +4,7 @@
 //! ([`deliver`]). Used by demo mode, tests and benchmarks; nothing in production paths
 //! depends on it.
 
+pub mod api;
 pub mod deliver;
 pub mod fleet;
 pub mod payload;

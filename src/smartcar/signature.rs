@@ -36,6 +36,18 @@ impl ManagementToken {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// True when `candidate` is this token (compared in constant time): how the Vehicle API
+    /// recognises the management token as a bearer token.
+    pub fn is(&self, candidate: &str) -> bool {
+        let candidate = candidate.trim().as_bytes();
+        candidate.len() == self.0.len()
+            && candidate
+                .iter()
+                .zip(&self.0)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
     /// Checks an `SC-Signature` header against the raw body, in constant time.
     pub fn verify(&self, body: &[u8], signature_hex: &str) -> bool {
         let Ok(expected) = hex::decode(signature_hex.trim()) else {
