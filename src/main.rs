@@ -246,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     concurrency: usize::from(concurrency),
                     rate_per_sec: rate,
                     speed,
+                    paced_from_ms: None,
                 },
             )?;
             println!("{summary}");

@@ -150,6 +150,7 @@ fn options(url: &str) -> DeliverOptions {
         rate_per_sec: 0.0,
         // As fast as possible: retries after 25, 50 and 100 ms.
         speed: 0.0,
+        paced_from_ms: None,
     }
 }
 
@@ -328,4 +329,63 @@ async fn simulate_serve_api_serves_connect_with_the_demo_application() {
     let _ = child.wait();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Allow"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speed_paces_deliveries_by_simulated_time() {
+    let server = flaky_server(Duration::ZERO).await;
+    let deliveries: Vec<Delivery> = Schedule::new(&config(3, 2, 1), Format::V4)
+        .take_while(|d| d.at_ms < JAN_1_2026 + 12 * 3_600_000)
+        .collect();
+    let span_ms = deliveries.last().unwrap().at_ms - deliveries[0].at_ms;
+    assert!(span_ms > 3_600_000, "{span_ms}");
+    let speed = 108_000.0;
+    let mut paced = options(&server.url);
+    paced.speed = speed;
+    let started = Instant::now();
+    let (summary, _) = deliver_all(deliveries, &token(), &paced).await;
+    assert_eq!(summary.failed, 0);
+    let expected = Duration::from_secs_f64(span_ms as f64 / 1000.0 / speed);
+    assert!(
+        started.elapsed() >= expected,
+        "{:?} < {expected:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_delivers_recent_history_to_the_callback_and_serves_connect() {
+    use fleetdash::sim::demo::{DEMO_CLIENT_ID, Demo, DemoOptions};
+    let callback = TestServer::start().await;
+    let demo = Demo::start(
+        &callback.webhook_url(),
+        token(),
+        &DemoOptions {
+            vehicles: 3,
+            history_days: 1,
+            ..DemoOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let db = callback.db();
+    assert!(
+        wait_until(Duration::from_secs(30), || count(
+            &db,
+            "SELECT count(DISTINCT vehicle_id) FROM battery_readings"
+        ) == 3
+            && count(
+                &db,
+                "SELECT count(*) FROM deliveries WHERE outcome = 'parsed'"
+            ) > 100),
+        "the demo's history did not arrive"
+    );
+    let page = reqwest::get(format!(
+        "{}/oauth/authorize?response_type=code&client_id={DEMO_CLIENT_ID}&redirect_uri=http://localhost:1/cb",
+        demo.api_origin
+    ))
+    .await
+    .unwrap();
+    assert_eq!(page.status(), 200);
+    demo.stop();
 }

@@ -11,6 +11,9 @@ use crate::domain::{
 };
 use crate::sim::api::{SimApi, SimApiConfig};
 use crate::sim::deliver::{DeliverOptions, deliver_all, verify_callback};
+pub use crate::sim::demo::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_MANAGEMENT_TOKEN, DEMO_WEBHOOK_ID,
+};
 use crate::sim::fleet::{FleetConfig, VehicleSim, vehicles};
 use crate::sim::schedule::Schedule;
 use crate::smartcar::{Format, ManagementToken};
@@ -157,12 +160,3 @@ pub fn serve_api(config: &FleetConfig, address: &str) -> anyhow::Result<()> {
         Ok(())
     })
 }
-
-/// Client id of the simulated application when `SMARTCAR_CLIENT_ID` is unset.
-pub const DEMO_CLIENT_ID: &str = "fleetdash-demo-client";
-/// Its client secret when `SMARTCAR_CLIENT_SECRET` is unset (a simulation's, not a secret).
-pub const DEMO_CLIENT_SECRET: &str = "fleetdash-demo-secret";
-/// Its management token when `SMARTCAR_MANAGEMENT_TOKEN` is unset.
-pub const DEMO_MANAGEMENT_TOKEN: &str = "fleetdash-demo-management-token";
-/// Its webhook id when `SMARTCAR_WEBHOOK_ID` is unset.
-pub const DEMO_WEBHOOK_ID: &str = "fleetdash-demo-webhook";

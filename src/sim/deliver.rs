@@ -30,6 +30,9 @@ pub struct DeliverOptions {
     /// shortens retry waits. 0 sends as fast as `rate_per_sec` allows, with retry waits in
     /// milliseconds instead of seconds.
     pub speed: f64,
+    /// With `speed`, pace only deliveries from this simulated instant on; earlier ones
+    /// (history) go out at once. `None`: pace from the first delivery.
+    pub paced_from_ms: Option<i64>,
 }
 
 /// What became of one delivery.
@@ -110,11 +113,11 @@ pub async fn deliver_all(
     let mut first_at_ms = None;
     for (index, delivery) in deliveries.into_iter().enumerate() {
         // Pace by simulated time, then by rate.
-        let t0 = *first_at_ms.get_or_insert(delivery.at_ms);
+        let t0 = *first_at_ms.get_or_insert(options.paced_from_ms.unwrap_or(delivery.at_ms));
         let mut due = Duration::ZERO;
         if options.speed > 0.0 {
             due = due.max(Duration::from_secs_f64(
-                (delivery.at_ms - t0) as f64 / 1000.0 / options.speed,
+                (delivery.at_ms - t0).max(0) as f64 / 1000.0 / options.speed,
             ));
         }
         if options.rate_per_sec > 0.0 {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod deliver;
+pub mod demo;
 pub mod fleet;
 pub mod payload;
 pub mod schedule;

@@ -1,0 +1,121 @@
+//! Demo mode's engine: one call starts, in-process, the simulated Smartcar and a fleet
+//! that delivers signed webhooks over loopback to a callback server. The fleet's recent
+//! history goes out at once, then deliveries follow simulated time.
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::api::{SimApi, SimApiConfig, router};
+use super::deliver::{DeliverOptions, LogEntry, Summary, deliver_all};
+use super::fleet::FleetConfig;
+use super::schedule::Schedule;
+use crate::domain::time::{DAY_MS, now_ms};
+use crate::smartcar::{Format, ManagementToken};
+
+/// Client id of the simulated application (demo mode, and `simulate --serve-api` when
+/// `SMARTCAR_CLIENT_ID` is unset).
+pub const DEMO_CLIENT_ID: &str = "fleetdash-demo-client";
+/// Its client secret (a simulation's, not a secret).
+pub const DEMO_CLIENT_SECRET: &str = "fleetdash-demo-secret";
+/// Its management token.
+pub const DEMO_MANAGEMENT_TOKEN: &str = "fleetdash-demo-management-token";
+/// Its webhook id.
+pub const DEMO_WEBHOOK_ID: &str = "fleetdash-demo-webhook";
+
+/// What the demo simulates.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Vehicles in the fleet.
+    pub vehicles: usize,
+    /// Days of history delivered at start.
+    pub history_days: u32,
+    /// Seed of the fleet.
+    pub seed: u64,
+    /// Simulated seconds per real second after the history (1: real time).
+    pub speed: f64,
+    /// Payload format.
+    pub format: Format,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            vehicles: 5,
+            history_days: 3,
+            seed: 1,
+            speed: 1.0,
+            format: Format::V4,
+        }
+    }
+}
+
+/// A running demo; dropping it (or [`Demo::stop`]) stops it.
+pub struct Demo {
+    /// Origin of the simulated Smartcar (Connect, token endpoint and Vehicle API).
+    pub api_origin: String,
+    /// The simulated Smartcar's state.
+    pub api: SimApi,
+    deliveries: JoinHandle<(Summary, Vec<LogEntry>)>,
+    server: JoinHandle<()>,
+}
+
+impl Demo {
+    /// Starts the simulated Smartcar on a free loopback port and the fleet's deliveries to
+    /// `callback_url`, signed with `token`. Must run inside a tokio runtime.
+    pub async fn start(
+        callback_url: &str,
+        token: ManagementToken,
+        options: &DemoOptions,
+    ) -> std::io::Result<Demo> {
+        let now = now_ms();
+        let fleet = FleetConfig {
+            vehicles: options.vehicles,
+            // A year ahead: the schedule is produced lazily as time goes by.
+            days: options.history_days + 365,
+            seed: options.seed,
+            start_ms: now - i64::from(options.history_days) * DAY_MS,
+        };
+        let api = SimApi::new(SimApiConfig {
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: DEMO_CLIENT_SECRET.into(),
+            management_token: token.clone(),
+            webhook_id: DEMO_WEBHOOK_ID.into(),
+            fleet: fleet.clone(),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let api_origin = format!("http://{}", listener.local_addr()?);
+        let app = router(api.clone());
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::warn!(%error, "the simulated Smartcar stopped");
+            }
+        });
+        let schedule = Schedule::new(&fleet, options.format);
+        let deliver = DeliverOptions {
+            url: callback_url.to_owned(),
+            concurrency: 4,
+            rate_per_sec: 0.0,
+            speed: options.speed,
+            paced_from_ms: Some(now),
+        };
+        let deliveries = tokio::spawn(async move { deliver_all(schedule, &token, &deliver).await });
+        Ok(Demo {
+            api_origin,
+            api,
+            deliveries,
+            server,
+        })
+    }
+
+    /// Stops delivering and serving.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.deliveries.abort();
+        self.server.abort();
+    }
+}
