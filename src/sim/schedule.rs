@@ -172,12 +172,15 @@ impl Schedule {
                 None
             };
             let Some(trigger) = trigger else { continue };
-            // Now and then the car is asleep and its position can't be read.
-            let failed = self.rng.random_bool(0.03).then_some((
-                "location-preciselocation",
-                "VEHICLE_STATE",
-                "ASLEEP",
-            ));
+            // Now and then the car is asleep or out of reach and its position can't be read.
+            let failed = self.rng.random_bool(0.03).then(|| {
+                let code = if self.rng.random_bool(0.7) {
+                    "ASLEEP"
+                } else {
+                    "UNREACHABLE"
+                };
+                ("location-preciselocation", "VEHICLE_STATE", code)
+            });
             let delay_ms = self.rng.random_range(0..120_000);
             let event_id = uuid_from(&mut self.rng);
             let body = payload::v4_vehicle_state(
