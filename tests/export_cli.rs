@@ -442,12 +442,70 @@ async fn since_after_until_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_sessions_export_says_it_is_not_available_yet() {
-    let server = server_with_fixtures().await;
-    let out = run(&server.db, &["export", "sessions"]);
-    assert!(!out.success);
-    assert!(out.stderr.contains("not derived yet"), "{}", out.stderr);
+#[test]
+fn the_sessions_export_lists_simulated_charging_with_energy_and_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sim.sqlite3");
+    let made = fleetdash()
+        .args(["simulate", "--db", db.to_str().unwrap()])
+        .args([
+            "--vehicles",
+            "2",
+            "--days",
+            "4",
+            "--start",
+            "2026-01-01",
+            "--seed",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('price_per_kwh', 0.30)",
+        [],
+    )
+    .unwrap();
+    let out = run(&db, &["export", "sessions"]);
+    assert!(out.success, "{}", out.stderr);
+    let (header, rows) = parse_csv(&out.stdout);
+    assert_eq!(
+        header.join(","),
+        "vehicle_id,vehicle_name,started_at,ended_at,duration_min,start_percent,end_percent,energy_added_kwh,latitude,longitude,cost,status"
+    );
+    assert!(rows.len() >= 4, "{} sessions", rows.len());
+    for r in &rows {
+        assert!(r[11] == "complete" || r[11] == "ongoing");
+        let start: f64 = r[5].parse().unwrap();
+        let end: f64 = r[6].parse().unwrap();
+        let energy: f64 = r[7].parse().unwrap();
+        let cost: f64 = r[10].parse().unwrap();
+        assert!(end > start && energy > 0.0, "{r:?}");
+        assert!((cost - energy * 0.30).abs() < 0.01, "{r:?}");
+        if r[11] == "complete" {
+            assert!(r[3] > r[2], "ends after it starts: {r:?}");
+        }
+    }
+    // A place with its own price takes precedence near it.
+    let (lat, lon): (f64, f64) = (rows[0][8].parse().unwrap(), rows[0][9].parse().unwrap());
+    conn.execute(
+        "INSERT INTO places(name, latitude, longitude, radius_m, price_per_kwh) VALUES ('Depot', ?1, ?2, 100, 0.10)",
+        rusqlite::params![lat, lon],
+    )
+    .unwrap();
+    let (_, priced) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
+    let energy: f64 = priced[0][7].parse().unwrap();
+    let cost: f64 = priced[0][10].parse().unwrap();
+    assert!((cost - energy * 0.10).abs() < 0.01, "{:?}", priced[0]);
+    // Without a capacity, energy and cost stay empty.
+    conn.execute("UPDATE vehicles SET capacity_kwh = NULL", [])
+        .unwrap();
+    let (_, unknown) =
+        parse_csv(&run(&db, &["export", "sessions", "--since", "2026-01-02"]).stdout);
+    assert!(!unknown.is_empty());
+    assert!(unknown.iter().all(|r| r[7].is_empty() && r[10].is_empty()));
+    assert!(unknown.iter().all(|r| r[2].as_str() >= "2026-01-02"));
 }
 
 #[test]

@@ -75,6 +75,11 @@ pub fn write_history(config: &FleetConfig, db: &Path) -> anyhow::Result<DbSummar
             }
             batch.commit()?;
         }
+        // The simulation knows what an owner would enter: the usable capacity.
+        conn.execute(
+            "UPDATE vehicles SET capacity_kwh = coalesce(capacity_kwh, ?2) WHERE id = ?1",
+            rusqlite::params![spec.id, spec.capacity_kwh],
+        )?;
     }
     Ok(DbSummary {
         vehicles: specs.len(),

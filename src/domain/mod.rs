@@ -1,6 +1,7 @@
 //! Plain types and pure logic. Nothing here does IO or knows about egui, axum or rusqlite.
 
 pub mod reading;
+pub mod sessions;
 pub mod time;
 pub mod units;
 

@@ -16,7 +16,7 @@ pub enum ExportKind {
     Charge,
     /// GPS positions.
     Locations,
-    /// Charging sessions (not available yet).
+    /// Charging sessions, detected from the readings.
     Sessions,
     /// Errors Smartcar reported for vehicles.
     Errors,
@@ -123,13 +123,13 @@ pub fn export_csv(
     filter: &ExportFilter,
     out: impl Write,
 ) -> Result<u64, StoreError> {
-    let Some((table, values)) = kind.source() else {
-        return Err(StoreError::Io(std::io::Error::other(
-            "charging sessions are not derived yet: this export comes with a later fleetdash",
-        )));
-    };
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(kind.columns())?;
+    let Some((table, values)) = kind.source() else {
+        let rows = super::sessions::write_sessions(conn, filter, &mut csv)?;
+        csv.flush()?;
+        return Ok(rows);
+    };
     let mut conditions = Vec::new();
     let mut args: Vec<SqlValue> = Vec::new();
     if !filter.vehicle_ids.is_empty() {

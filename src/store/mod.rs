@@ -9,6 +9,7 @@ pub mod export;
 pub mod ingest;
 pub mod reprocess;
 mod schema;
+pub mod sessions;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

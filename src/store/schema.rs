@@ -93,6 +93,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vehicle_id, recorded_at, source_path, error_code)
     ) WITHOUT ROWID;
     "#,
+    // 2: what session energy and cost need, set by the owner.
+    r#"
+    ALTER TABLE vehicles ADD COLUMN capacity_kwh REAL;     -- usable battery capacity
+
+    -- Charging places with their own price (home, depot, a public network).
+    CREATE TABLE places (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL,
+        latitude      REAL NOT NULL,
+        longitude     REAL NOT NULL,
+        radius_m      REAL NOT NULL DEFAULT 150,
+        price_per_kwh REAL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,180 @@
+//! Charging sessions from the readings, with the owner's capacities and prices.
+
+use std::io::Write;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{ExportFilter, StoreError};
+use crate::domain::ChargingState;
+use crate::domain::sessions::{Point, Session, SessionDetector};
+use crate::domain::time::format_ms;
+
+/// The `meta` key of the default price per kWh.
+pub const PRICE_SETTING: &str = "price_per_kwh";
+
+/// A charging place with its own price.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// Its name.
+    pub name: String,
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+    /// Sessions within this many metres are charged at this place.
+    pub radius_m: f64,
+    /// Its price, when it differs from the default.
+    pub price_per_kwh: Option<f64>,
+}
+
+/// The price for a session at `position`: the nearest place's within its radius, else the
+/// default.
+pub fn price_at(
+    places: &[Place],
+    default: Option<f64>,
+    position: Option<(f64, f64)>,
+) -> Option<f64> {
+    let Some((lat, lon)) = position else {
+        return default;
+    };
+    places
+        .iter()
+        .filter_map(|p| {
+            let distance = distance_m((lat, lon), (p.latitude, p.longitude));
+            (distance <= p.radius_m).then_some((distance, p.price_per_kwh))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .and_then(|(_, price)| price)
+        .or(default)
+}
+
+/// Great-circle distance in metres.
+fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6_371_000.0 * h.sqrt().asin()
+}
+
+/// The places the owner defined.
+pub fn places(conn: &Connection) -> Result<Vec<Place>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT name, latitude, longitude, radius_m, price_per_kwh FROM places ORDER BY id",
+    )?;
+    let places = statement
+        .query_map([], |r| {
+            Ok(Place {
+                name: r.get(0)?,
+                latitude: r.get(1)?,
+                longitude: r.get(2)?,
+                radius_m: r.get(3)?,
+                price_per_kwh: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(places)
+}
+
+/// The default price per kWh, when set.
+pub fn default_price(conn: &Connection) -> Result<Option<f64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [PRICE_SETTING],
+            |r| r.get::<_, Option<f64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Streams one vehicle's readings through the session detector.
+pub fn vehicle_sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude
+         FROM readings WHERE vehicle_id = ?1 ORDER BY recorded_at",
+    )?;
+    let mut rows = statement.query([vehicle_id])?;
+    let mut detector = SessionDetector::new();
+    while let Some(r) = rows.next()? {
+        let latitude: Option<f64> = r.get(4)?;
+        let longitude: Option<f64> = r.get(5)?;
+        detector.push(Point {
+            at_ms: r.get(0)?,
+            soc_percent: r.get(1)?,
+            plugged_in: r.get(2)?,
+            charging: r
+                .get::<_, Option<String>>(3)?
+                .and_then(|s| ChargingState::parse(&s)),
+            position: latitude.zip(longitude),
+        });
+    }
+    Ok(detector.finish())
+}
+
+fn rounded(value: f64, decimals: i32) -> String {
+    let factor = 10f64.powi(decimals);
+    ((value * factor).round() / factor).to_string()
+}
+
+/// Writes the `sessions` export rows (the header is the caller's); returns the row count.
+pub(super) fn write_sessions<W: Write>(
+    conn: &Connection,
+    filter: &ExportFilter,
+    csv: &mut csv::Writer<W>,
+) -> Result<u64, StoreError> {
+    let places = places(conn)?;
+    let default_price = default_price(conn)?;
+    let mut statement = conn.prepare(
+        "SELECT id,
+                coalesce(name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, ''))),
+                capacity_kwh
+         FROM vehicles ORDER BY id",
+    )?;
+    let vehicles: Vec<(String, String, Option<f64>)> = statement
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut count = 0;
+    for (id, name, capacity) in vehicles {
+        if !filter.vehicle_ids.is_empty() && !filter.vehicle_ids.contains(&id) {
+            continue;
+        }
+        for s in vehicle_sessions(conn, &id)? {
+            if filter.since_ms.is_some_and(|t| s.started_at_ms < t)
+                || filter.until_ms.is_some_and(|t| s.started_at_ms > t)
+            {
+                continue;
+            }
+            let energy = capacity.and_then(|c| s.energy_kwh(c));
+            let cost = energy
+                .zip(price_at(&places, default_price, s.position))
+                .map(|(e, p)| e * p);
+            let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
+            csv.write_record([
+                id.clone(),
+                name.clone(),
+                format_ms(s.started_at_ms),
+                s.ended_at_ms.map(format_ms).unwrap_or_default(),
+                rounded(s.duration_min(), 1),
+                cell(s.start_percent, 1),
+                cell(s.end_percent, 1),
+                cell(energy, 3),
+                cell(s.position.map(|p| p.0), 6),
+                cell(s.position.map(|p| p.1), 6),
+                cell(cost, 2),
+                if s.is_ongoing() {
+                    "ongoing"
+                } else {
+                    "complete"
+                }
+                .to_owned(),
+            ])?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
