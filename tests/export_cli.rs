@@ -557,3 +557,81 @@ async fn reprocess_keeps_readings_that_never_came_from_a_delivery() {
         ])]
     );
 }
+
+#[test]
+fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sim.sqlite3");
+    let made = fleetdash()
+        .args(["simulate", "--db", db.to_str().unwrap()])
+        .args([
+            "--vehicles",
+            "2",
+            "--days",
+            "40",
+            "--start",
+            "2026-01-01",
+            "--seed",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO meta(key, value) VALUES ('price_per_kwh', 0.25)",
+            [],
+        )
+        .unwrap();
+    let (_, sessions) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
+    let out = run(&db, &["export", "monthly"]);
+    assert!(out.success, "{}", out.stderr);
+    let (header, months) = parse_csv(&out.stdout);
+    assert_eq!(
+        header.join(","),
+        "period,vehicle_id,vehicle_name,sessions,energy_added_kwh,cost,plugged_hours,charging_hours,last_seen"
+    );
+    let periods: Vec<&str> = months.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        periods,
+        [
+            "2026-01", "2026-01", "2026-01", "2026-02", "2026-02", "2026-02"
+        ]
+    );
+    for month in ["2026-01", "2026-02"] {
+        let rows: Vec<&Vec<String>> = months.iter().filter(|r| r[0] == month).collect();
+        let fleet = rows.iter().find(|r| r[1].is_empty()).unwrap();
+        assert_eq!(fleet[2], "All vehicles");
+        let counted: usize = sessions.iter().filter(|s| s[2].starts_with(month)).count();
+        assert_eq!(fleet[3].parse::<usize>().unwrap(), counted);
+        let energy: f64 = sessions
+            .iter()
+            .filter(|s| s[2].starts_with(month))
+            .map(|s| s[7].parse::<f64>().unwrap())
+            .sum();
+        assert!((fleet[4].parse::<f64>().unwrap() - energy).abs() < 0.01);
+        assert!((fleet[5].parse::<f64>().unwrap() - energy * 0.25).abs() < 0.05);
+        let plugged: f64 = fleet[6].parse().unwrap();
+        let charging: f64 = fleet[7].parse().unwrap();
+        assert!(charging > 0.0 && charging <= plugged, "{fleet:?}");
+        for r in &rows {
+            assert!(r[8].starts_with(month), "last seen within the month: {r:?}");
+        }
+    }
+    let (_, days) = parse_csv(
+        &run(
+            &db,
+            &[
+                "export",
+                "daily",
+                "--since",
+                "2026-01-10",
+                "--until",
+                "2026-01-12",
+            ],
+        )
+        .stdout,
+    );
+    assert_eq!(days.len(), 3 * 3, "three days, two vehicles and the fleet");
+}

@@ -356,3 +356,42 @@ fn against_the_simulated_fleet_sessions_are_found_whole_with_the_right_energy() 
         }
     }
 }
+
+#[test]
+fn reprocess_gives_the_same_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.sqlite3");
+    let config = FleetConfig {
+        vehicles: 3,
+        days: 3,
+        seed: 2,
+        start_ms: T0,
+    };
+    {
+        let mut conn = store::open(&db, &StoreOptions::default()).unwrap();
+        let mut batch = Batch::begin(&mut conn).unwrap();
+        for delivery in Schedule::new(&config, Format::V4) {
+            let parsed = parse_webhook(&delivery.body, delivery.at_ms);
+            batch
+                .ingest(delivery.at_ms, &delivery.body, &parsed)
+                .unwrap();
+        }
+        batch.commit().unwrap();
+    }
+    let export = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetdash"))
+            .args(["export", "sessions", "--db", db.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        output.stdout
+    };
+    let before = export();
+    assert!(String::from_utf8_lossy(&before).lines().count() > 5);
+    let reprocessed = std::process::Command::new(env!("CARGO_BIN_EXE_fleetdash"))
+        .args(["reprocess", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(reprocessed.status.success());
+    assert_eq!(export(), before);
+}

@@ -20,6 +20,11 @@ pub enum ExportKind {
     Sessions,
     /// Errors Smartcar reported for vehicles.
     Errors,
+    /// Per UTC day and vehicle (plus the fleet): sessions, energy, cost, hours plugged in
+    /// and charging, last seen.
+    Daily,
+    /// The same per UTC month.
+    Monthly,
 }
 
 impl ExportKind {
@@ -64,6 +69,17 @@ impl ExportKind {
                 "cost",
                 "status",
             ],
+            ExportKind::Daily | ExportKind::Monthly => &[
+                "period",
+                "vehicle_id",
+                "vehicle_name",
+                "sessions",
+                "energy_added_kwh",
+                "cost",
+                "plugged_hours",
+                "charging_hours",
+                "last_seen",
+            ],
             ExportKind::Errors => &[
                 "vehicle_id",
                 "vehicle_name",
@@ -100,7 +116,7 @@ impl ExportKind {
                     "resolution_url",
                 ],
             )),
-            ExportKind::Sessions => None,
+            ExportKind::Sessions | ExportKind::Daily | ExportKind::Monthly => None,
         }
     }
 }
@@ -126,7 +142,11 @@ pub fn export_csv(
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(kind.columns())?;
     let Some((table, values)) = kind.source() else {
-        let rows = super::sessions::write_sessions(conn, filter, &mut csv)?;
+        let rows = match kind {
+            ExportKind::Daily => super::sessions::write_summary(conn, filter, false, &mut csv)?,
+            ExportKind::Monthly => super::sessions::write_summary(conn, filter, true, &mut csv)?,
+            _ => super::sessions::write_sessions(conn, filter, &mut csv)?,
+        };
         csv.flush()?;
         return Ok(rows);
     };

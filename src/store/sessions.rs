@@ -94,6 +94,16 @@ pub fn default_price(conn: &Connection) -> Result<Option<f64>, StoreError> {
 
 /// Streams one vehicle's readings through the session detector.
 pub fn vehicle_sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, StoreError> {
+    vehicle_history(conn, vehicle_id, |_| {})
+}
+
+/// Streams one vehicle's readings through the session detector, showing each reading's
+/// time to `seen` on the way.
+fn vehicle_history(
+    conn: &Connection,
+    vehicle_id: &str,
+    mut seen: impl FnMut(i64),
+) -> Result<Vec<Session>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude
          FROM readings WHERE vehicle_id = ?1 ORDER BY recorded_at",
@@ -101,6 +111,7 @@ pub fn vehicle_sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Sessi
     let mut rows = statement.query([vehicle_id])?;
     let mut detector = SessionDetector::new();
     while let Some(r) = rows.next()? {
+        seen(r.get(0)?);
         let latitude: Option<f64> = r.get(4)?;
         let longitude: Option<f64> = r.get(5)?;
         detector.push(Point {
@@ -127,32 +138,15 @@ pub(super) fn write_sessions<W: Write>(
     filter: &ExportFilter,
     csv: &mut csv::Writer<W>,
 ) -> Result<u64, StoreError> {
-    let places = places(conn)?;
-    let default_price = default_price(conn)?;
-    let mut statement = conn.prepare(
-        "SELECT id,
-                coalesce(name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, ''))),
-                capacity_kwh
-         FROM vehicles ORDER BY id",
-    )?;
-    let vehicles: Vec<(String, String, Option<f64>)> = statement
-        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+    let pricing = Pricing::load(conn)?;
     let mut count = 0;
-    for (id, name, capacity) in vehicles {
-        if !filter.vehicle_ids.is_empty() && !filter.vehicle_ids.contains(&id) {
-            continue;
-        }
+    for (id, name, capacity) in vehicles(conn, filter)? {
         for s in vehicle_sessions(conn, &id)? {
-            if filter.since_ms.is_some_and(|t| s.started_at_ms < t)
-                || filter.until_ms.is_some_and(|t| s.started_at_ms > t)
-            {
+            if !in_window(filter, s.started_at_ms) {
                 continue;
             }
             let energy = capacity.and_then(|c| s.energy_kwh(c));
-            let cost = energy
-                .zip(price_at(&places, default_price, s.position))
-                .map(|(e, p)| e * p);
+            let cost = pricing.cost(energy, s.position);
             let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
             csv.write_record([
                 id.clone(),
@@ -177,4 +171,179 @@ pub(super) fn write_sessions<W: Write>(
         }
     }
     Ok(count)
+}
+
+fn in_window(filter: &ExportFilter, at_ms: i64) -> bool {
+    !(filter.since_ms.is_some_and(|t| at_ms < t) || filter.until_ms.is_some_and(|t| at_ms > t))
+}
+
+/// Vehicles selected by `filter`: id, display name, capacity.
+fn vehicles(
+    conn: &Connection,
+    filter: &ExportFilter,
+) -> Result<Vec<(String, String, Option<f64>)>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT id,
+                coalesce(name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, ''))),
+                capacity_kwh
+         FROM vehicles ORDER BY id",
+    )?;
+    let all: Vec<(String, String, Option<f64>)> = statement
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(all
+        .into_iter()
+        .filter(|(id, _, _)| filter.vehicle_ids.is_empty() || filter.vehicle_ids.contains(id))
+        .collect())
+}
+
+/// The owner's prices.
+struct Pricing {
+    places: Vec<Place>,
+    default: Option<f64>,
+}
+
+impl Pricing {
+    fn load(conn: &Connection) -> Result<Self, StoreError> {
+        Ok(Pricing {
+            places: places(conn)?,
+            default: default_price(conn)?,
+        })
+    }
+
+    fn cost(&self, energy_kwh: Option<f64>, position: Option<(f64, f64)>) -> Option<f64> {
+        energy_kwh
+            .zip(price_at(&self.places, self.default, position))
+            .map(|(e, p)| e * p)
+    }
+}
+
+/// Totals of one period for one vehicle (or the fleet).
+#[derive(Debug, Default, Clone)]
+struct Totals {
+    sessions: u64,
+    energy_kwh: Option<f64>,
+    cost: Option<f64>,
+    plugged_hours: f64,
+    charging_hours: f64,
+    last_seen_ms: Option<i64>,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.sessions += other.sessions;
+        self.energy_kwh = add_opt(self.energy_kwh, other.energy_kwh);
+        self.cost = add_opt(self.cost, other.cost);
+        self.plugged_hours += other.plugged_hours;
+        self.charging_hours += other.charging_hours;
+        self.last_seen_ms = self.last_seen_ms.max(other.last_seen_ms);
+    }
+}
+
+fn add_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+/// The UTC day (`2026-01-05`) or month (`2026-01`) of an instant.
+fn period_of(at_ms: i64, monthly: bool) -> String {
+    let day = format_ms(at_ms);
+    day[..if monthly { 7 } else { 10 }].to_owned()
+}
+
+/// Writes the `daily` or `monthly` summary: a row per period and vehicle, then the fleet's
+/// row for each period (empty `vehicle_id`, name `All vehicles`). Sessions count in the
+/// period they start in.
+pub(super) fn write_summary<W: Write>(
+    conn: &Connection,
+    filter: &ExportFilter,
+    monthly: bool,
+    csv: &mut csv::Writer<W>,
+) -> Result<u64, StoreError> {
+    use std::collections::BTreeMap;
+    let pricing = Pricing::load(conn)?;
+    // period -> vehicle id -> totals; BTreeMaps keep the output sorted.
+    let mut table: BTreeMap<String, BTreeMap<String, Totals>> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for (id, name, capacity) in vehicles(conn, filter)? {
+        names.insert(id.clone(), name);
+        let mut last_seen: BTreeMap<String, i64> = BTreeMap::new();
+        let sessions = vehicle_history(conn, &id, |at_ms| {
+            if in_window(filter, at_ms) {
+                last_seen.insert(period_of(at_ms, monthly), at_ms);
+            }
+        })?;
+        for (period, at_ms) in last_seen {
+            table
+                .entry(period)
+                .or_default()
+                .entry(id.clone())
+                .or_default()
+                .last_seen_ms = Some(at_ms);
+        }
+        for s in sessions
+            .iter()
+            .filter(|s| in_window(filter, s.started_at_ms))
+        {
+            let energy = capacity.and_then(|c| s.energy_kwh(c));
+            let totals = Totals {
+                sessions: 1,
+                energy_kwh: energy,
+                cost: pricing.cost(energy, s.position),
+                plugged_hours: s.duration_min() / 60.0,
+                charging_hours: s.charging_minutes / 60.0,
+                last_seen_ms: None,
+            };
+            table
+                .entry(period_of(s.started_at_ms, monthly))
+                .or_default()
+                .entry(id.clone())
+                .or_default()
+                .add(&totals);
+        }
+    }
+    let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
+    let mut count = 0;
+    for (period, per_vehicle) in &table {
+        let mut fleet = Totals::default();
+        let rows = per_vehicle.iter().map(|(id, t)| {
+            (
+                id.as_str(),
+                names.get(id).map_or("", String::as_str),
+                t.clone(),
+            )
+        });
+        for (id, name, totals) in rows {
+            fleet.add(&totals);
+            write_totals(csv, period, id, name, &totals, &cell)?;
+            count += 1;
+        }
+        write_totals(csv, period, "", "All vehicles", &fleet, &cell)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn write_totals<W: Write>(
+    csv: &mut csv::Writer<W>,
+    period: &str,
+    id: &str,
+    name: &str,
+    t: &Totals,
+    cell: &dyn Fn(Option<f64>, i32) -> String,
+) -> Result<(), StoreError> {
+    csv.write_record([
+        period.to_owned(),
+        id.to_owned(),
+        name.to_owned(),
+        t.sessions.to_string(),
+        cell(t.energy_kwh, 3),
+        cell(t.cost, 2),
+        rounded(t.plugged_hours, 2),
+        rounded(t.charging_hours, 2),
+        t.last_seen_ms.map(format_ms).unwrap_or_default(),
+    ])?;
+    Ok(())
 }
