@@ -635,3 +635,80 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
     );
     assert_eq!(days.len(), 3 * 3, "three days, two vehicles and the fleet");
 }
+
+#[test]
+fn settings_give_sessions_their_energy_and_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sim.sqlite3");
+    let made = fleetdash()
+        .args(["simulate", "--db", db.to_str().unwrap()])
+        .args(["--vehicles", "1", "--days", "3", "--start", "2026-01-01"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let settings = |args: &[&str]| {
+        let mut all = vec!["settings"];
+        all.extend_from_slice(args);
+        run(&db, &all)
+    };
+    let shown = settings(&[]);
+    assert!(shown.success, "{}", shown.stderr);
+    let id = shown
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().split_whitespace().next().filter(|w| w.len() == 36))
+        .unwrap()
+        .to_owned();
+    assert!(settings(&["vehicle", &id, "--capacity-kwh", "50", "--name", "Van 7"]).success);
+    assert!(settings(&["price", "0.4"]).success);
+    let shown = settings(&[
+        "place",
+        "Depot",
+        "--lat",
+        "48.0",
+        "--lon",
+        "-11.5",
+        "--price-per-kwh",
+        "0.2",
+    ]);
+    assert!(shown.success, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("Van 7") && shown.stdout.contains("50 kWh"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("price per kWh: 0.4") && shown.stdout.contains("Depot"));
+    let (_, rows) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r[1], "Van 7");
+        let rise = r[6].parse::<f64>().unwrap() - r[5].parse::<f64>().unwrap();
+        let energy: f64 = r[7].parse().unwrap();
+        assert!((energy - rise / 100.0 * 50.0).abs() < 0.01, "{r:?}");
+        let cost: f64 = r[10].parse().unwrap();
+        assert!(
+            (cost - energy * 0.4).abs() < 0.01,
+            "far from the depot: default price"
+        );
+    }
+    // Bad input says what is wrong.
+    let bad = settings(&["vehicle", "nope", "--capacity-kwh", "50"]);
+    assert!(
+        !bad.success && bad.stderr.contains("no vehicle nope"),
+        "{}",
+        bad.stderr
+    );
+    let bad = settings(&["vehicle", &id, "--capacity-kwh", "-3"]);
+    assert!(
+        !bad.success && bad.stderr.contains("capacity"),
+        "{}",
+        bad.stderr
+    );
+    let bad = settings(&["remove-place", "Nowhere"]);
+    assert!(
+        !bad.success && bad.stderr.contains("no place"),
+        "{}",
+        bad.stderr
+    );
+    assert!(settings(&["remove-place", "Depot"]).success);
+}

@@ -3,4 +3,5 @@
 pub mod export;
 pub mod reprocess;
 pub mod serve;
+pub mod settings;
 pub mod simulate;
