@@ -656,7 +656,7 @@ fn settings_give_sessions_their_energy_and_cost() {
     let id = shown
         .stdout
         .lines()
-        .find_map(|l| l.trim().split_whitespace().next().filter(|w| w.len() == 36))
+        .find_map(|l| l.split_whitespace().next().filter(|w| w.len() == 36))
         .unwrap()
         .to_owned();
     assert!(settings(&["vehicle", &id, "--capacity-kwh", "50", "--name", "Van 7"]).success);
