@@ -9,3 +9,4 @@ pub mod server;
 pub mod sim;
 pub mod smartcar;
 pub mod store;
+pub mod ui;

@@ -19,6 +19,7 @@ use fleetdash::store::{ExportKind, default_db_path};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// fleetdash: battery, charging and location history for EV fleets connected through Smartcar.
+/// Without a command it opens the desktop app (demo mode until Smartcar is set up).
 #[derive(Parser)]
 #[command(name = "fleetdash", version, about, propagate_version = true)]
 struct Cli {
@@ -179,7 +180,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(
         cli.command,
-        Some(Command::Serve { .. }) | Some(Command::Simulate { .. })
+        None | Some(Command::Serve { .. }) | Some(Command::Simulate { .. })
     ));
     match run(cli) {
         Ok(code) => code,
@@ -204,11 +205,8 @@ fn init_logging(server: bool) {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
-            eprintln!(
-                "The desktop app is not built yet. Run `fleetdash serve` to receive Smartcar \
-                 webhooks, or `fleetdash --help` for every command."
-            );
-            Ok(ExitCode::from(2))
+            fleetdash::ui::run()?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve {
             listen,

@@ -60,7 +60,7 @@ fn a_clean_session() {
             at(150, 90.0, Y, Some(FullyCharged)),
             at(600, 90.0, N, Some(NotCharging)),
         ],
-        &["30-150 Some(40.0)->Some(90.0) seg=1 complete"],
+        &["30-600 Some(40.0)->Some(90.0) seg=1 complete"],
     );
 }
 
@@ -76,7 +76,7 @@ fn a_pause_while_plugged_in_does_not_split_the_session() {
     ]);
     assert_eq!(
         summary(&sessions),
-        ["0-300 Some(30.0)->Some(75.0) seg=2 complete"]
+        ["0-420 Some(30.0)->Some(75.0) seg=2 complete"]
     );
     // Charging time excludes the pause: 0-60 and 180-300 (the reading at 180 still said
     // not charging, so 180-240 counts as paused).
@@ -155,7 +155,7 @@ fn a_plug_in_first_seen_after_the_charge_rose_starts_from_the_last_known_charge(
             at(180, 70.0, Y, Some(Charging)),
             at(240, 80.0, N, Some(NotCharging)),
         ],
-        &["180-180 Some(25.0)->Some(80.0) seg=1 complete"],
+        &["180-240 Some(25.0)->Some(80.0) seg=1 complete"],
     );
 }
 

@@ -31,7 +31,8 @@ pub struct Point {
 pub struct Session {
     /// First observation of the session.
     pub started_at_ms: i64,
-    /// Last observation while plugged in; `None` while ongoing.
+    /// First observation that saw it unplugged (or, for a charging stretch without plug
+    /// information, that saw charging stop); `None` while ongoing.
     pub ended_at_ms: Option<i64>,
     /// Last observation that belongs to the session (the end while ongoing).
     pub last_seen_ms: i64,
@@ -47,7 +48,7 @@ pub struct Session {
     pub segments: u32,
     /// How long before `started_at_ms` the plug-in may really have happened, in minutes.
     pub start_uncertainty_min: f64,
-    /// How long after `ended_at_ms` the unplug may really have happened, in minutes.
+    /// How long before `ended_at_ms` the unplug may really have happened, in minutes.
     pub end_uncertainty_min: f64,
     /// Found only from a rise in state of charge between readings.
     pub inferred: bool,
@@ -113,13 +114,14 @@ impl SessionDetector {
             (true, Some(false)) => {
                 if let Some(open) = self.open.as_mut() {
                     let s = &mut open.session;
+                    // The unplug happened after the last plugged-in reading, by this one.
                     s.end_uncertainty_min = (p.at_ms - s.last_seen_ms) as f64 / 60_000.0;
                     // The reading that saw the unplug knows the final charge best.
                     if let Some(soc) = p.soc_percent {
                         s.end_percent = Some(s.end_percent.map_or(soc, |e| e.max(soc)));
                     }
                 }
-                self.close(None);
+                self.close(Some(p.at_ms));
             }
             (true, _) => {
                 let ends_charging_only = !self.open.as_ref().is_some_and(|o| o.plug_known)
@@ -217,8 +219,7 @@ impl SessionDetector {
         s.last_seen_ms = p.at_ms;
     }
 
-    /// Closes the open session: at `at_ms` when given, else at its last plugged-in
-    /// observation (the unplug happened before the reading that saw it).
+    /// Closes the open session at `at_ms` (else at its last observation).
     fn close(&mut self, at_ms: Option<i64>) {
         let Some(mut open) = self.open.take() else {
             return;

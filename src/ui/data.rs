@@ -1,0 +1,104 @@
+//! What the views show, read from the database through the UI's own read-only
+//! connection. Only the window on screen is read, downsampled to the plot's width.
+
+use rusqlite::Connection;
+
+use crate::domain::ChargingState;
+use crate::domain::sessions::Session;
+use crate::store::StoreError;
+
+/// One row of the fleet overview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleRow {
+    /// Smartcar vehicle id.
+    pub id: String,
+    /// Owner's name, or make, model and year.
+    pub name: String,
+    /// Latest state of charge.
+    pub battery_percent: Option<f64>,
+    /// Latest range.
+    pub range_km: Option<f64>,
+    /// Latest plug state.
+    pub plugged_in: Option<bool>,
+    /// Latest charging state.
+    pub charging: Option<ChargingState>,
+    /// Latest reading of any kind.
+    pub last_seen_ms: Option<i64>,
+    /// Smartcar can't reach the car until its owner signs in again.
+    pub needs_reauth: bool,
+}
+
+/// Every vehicle with its latest values.
+pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT v.id,
+                coalesce(v.name, trim(coalesce(v.make, '') || ' ' || coalesce(v.model, '') || ' ' || coalesce(v.year, ''))),
+                (SELECT battery_percent FROM readings r WHERE r.vehicle_id = v.id AND battery_percent IS NOT NULL
+                 ORDER BY recorded_at DESC LIMIT 1),
+                (SELECT range_km FROM readings r WHERE r.vehicle_id = v.id AND range_km IS NOT NULL
+                 ORDER BY recorded_at DESC LIMIT 1),
+                (SELECT plugged_in FROM readings r WHERE r.vehicle_id = v.id AND plugged_in IS NOT NULL
+                 ORDER BY recorded_at DESC LIMIT 1),
+                (SELECT charging_state FROM readings r WHERE r.vehicle_id = v.id AND charging_state IS NOT NULL
+                 ORDER BY recorded_at DESC LIMIT 1),
+                (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = v.id),
+                v.needs_reauth
+         FROM vehicles v ORDER BY 2, 1",
+    )?;
+    let rows = statement
+        .query_map([], |r| {
+            Ok(VehicleRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                battery_percent: r.get(2)?,
+                range_km: r.get(3)?,
+                plugged_in: r.get(4)?,
+                charging: r
+                    .get::<_, Option<String>>(5)?
+                    .and_then(|s| ChargingState::parse(&s)),
+                last_seen_ms: r.get(6)?,
+                needs_reauth: r.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Battery percent over `[from_ms, to_ms]`, as plot points (x in seconds), downsampled to
+/// about `buckets` min/max pairs.
+pub fn battery_series(
+    conn: &Connection,
+    vehicle_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+    buckets: usize,
+) -> Result<Vec<[f64; 2]>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT recorded_at, battery_percent FROM readings
+         WHERE vehicle_id = ?1 AND recorded_at BETWEEN ?2 AND ?3 AND battery_percent IS NOT NULL
+         ORDER BY recorded_at",
+    )?;
+    let points: Vec<[f64; 2]> = statement
+        .query_map(rusqlite::params![vehicle_id, from_ms, to_ms], |r| {
+            Ok([r.get::<_, i64>(0)? as f64 / 1000.0, r.get(1)?])
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(crate::domain::downsample::min_max(&points, buckets))
+}
+
+/// The vehicle's first and last reading times.
+pub fn span(conn: &Connection, vehicle_id: &str) -> Result<Option<(i64, i64)>, StoreError> {
+    let span: (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT min(recorded_at), max(recorded_at) FROM readings WHERE vehicle_id = ?1",
+        [vehicle_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(span.0.zip(span.1))
+}
+
+/// The vehicle's charging sessions, newest first.
+pub fn sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, StoreError> {
+    let mut sessions = crate::store::sessions::vehicle_sessions(conn, vehicle_id)?;
+    sessions.reverse();
+    Ok(sessions)
+}
