@@ -219,14 +219,20 @@ impl Pricing {
 }
 
 /// Totals of one period for one vehicle (or the fleet).
-#[derive(Debug, Default, Clone)]
-struct Totals {
-    sessions: u64,
-    energy_kwh: Option<f64>,
-    cost: Option<f64>,
-    plugged_hours: f64,
-    charging_hours: f64,
-    last_seen_ms: Option<i64>,
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Totals {
+    /// Sessions that started in the period.
+    pub sessions: u64,
+    /// Their energy, when capacities are known.
+    pub energy_kwh: Option<f64>,
+    /// Their cost, when energy and prices are known.
+    pub cost: Option<f64>,
+    /// Hours plugged in.
+    pub plugged_hours: f64,
+    /// Hours observed charging.
+    pub charging_hours: f64,
+    /// The last reading in the period.
+    pub last_seen_ms: Option<i64>,
 }
 
 impl Totals {
@@ -253,15 +259,26 @@ fn period_of(at_ms: i64, monthly: bool) -> String {
     day[..if monthly { 7 } else { 10 }].to_owned()
 }
 
-/// Writes the `daily` or `monthly` summary: a row per period and vehicle, then the fleet's
-/// row for each period (empty `vehicle_id`, name `All vehicles`). Sessions count in the
+/// One row of a summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// `2026-01` or `2026-01-05` (UTC).
+    pub period: String,
+    /// The vehicle; empty for the fleet's row.
+    pub vehicle_id: String,
+    /// Its display name; `All vehicles` for the fleet's row.
+    pub vehicle_name: String,
+    /// The figures.
+    pub totals: Totals,
+}
+
+/// Per UTC day or month: a row per vehicle, then the fleet's row. Sessions count in the
 /// period they start in.
-pub(super) fn write_summary<W: Write>(
+pub fn summary(
     conn: &Connection,
     filter: &ExportFilter,
     monthly: bool,
-    csv: &mut csv::Writer<W>,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<SummaryRow>, StoreError> {
     use std::collections::BTreeMap;
     let pricing = Pricing::load(conn)?;
     // period -> vehicle id -> totals; BTreeMaps keep the output sorted.
@@ -304,46 +321,50 @@ pub(super) fn write_summary<W: Write>(
                 .add(&totals);
         }
     }
-    let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
-    let mut count = 0;
-    for (period, per_vehicle) in &table {
+    let mut rows = Vec::new();
+    for (period, per_vehicle) in table {
         let mut fleet = Totals::default();
-        let rows = per_vehicle.iter().map(|(id, t)| {
-            (
-                id.as_str(),
-                names.get(id).map_or("", String::as_str),
-                t.clone(),
-            )
-        });
-        for (id, name, totals) in rows {
+        for (id, totals) in per_vehicle {
             fleet.add(&totals);
-            write_totals(csv, period, id, name, &totals, &cell)?;
-            count += 1;
+            rows.push(SummaryRow {
+                period: period.clone(),
+                vehicle_name: names.get(&id).cloned().unwrap_or_default(),
+                vehicle_id: id,
+                totals,
+            });
         }
-        write_totals(csv, period, "", "All vehicles", &fleet, &cell)?;
-        count += 1;
+        rows.push(SummaryRow {
+            period,
+            vehicle_id: String::new(),
+            vehicle_name: "All vehicles".into(),
+            totals: fleet,
+        });
     }
-    Ok(count)
+    Ok(rows)
 }
 
-fn write_totals<W: Write>(
+/// Writes the `daily` or `monthly` export rows (the header is the caller's).
+pub(super) fn write_summary<W: Write>(
+    conn: &Connection,
+    filter: &ExportFilter,
+    monthly: bool,
     csv: &mut csv::Writer<W>,
-    period: &str,
-    id: &str,
-    name: &str,
-    t: &Totals,
-    cell: &dyn Fn(Option<f64>, i32) -> String,
-) -> Result<(), StoreError> {
-    csv.write_record([
-        period.to_owned(),
-        id.to_owned(),
-        name.to_owned(),
-        t.sessions.to_string(),
-        cell(t.energy_kwh, 3),
-        cell(t.cost, 2),
-        rounded(t.plugged_hours, 2),
-        rounded(t.charging_hours, 2),
-        t.last_seen_ms.map(format_ms).unwrap_or_default(),
-    ])?;
-    Ok(())
+) -> Result<u64, StoreError> {
+    let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
+    let rows = summary(conn, filter, monthly)?;
+    for row in &rows {
+        let t = &row.totals;
+        csv.write_record([
+            row.period.clone(),
+            row.vehicle_id.clone(),
+            row.vehicle_name.clone(),
+            t.sessions.to_string(),
+            cell(t.energy_kwh, 3),
+            cell(t.cost, 2),
+            rounded(t.plugged_hours, 2),
+            rounded(t.charging_hours, 2),
+            t.last_seen_ms.map(format_ms).unwrap_or_default(),
+        ])?;
+    }
+    Ok(rows.len() as u64)
 }

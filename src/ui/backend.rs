@@ -91,6 +91,23 @@ fn run_demo(
         let _ = std::fs::remove_file(PathBuf::from(path));
     }
     let conn = store::open(db, &StoreOptions::default())?;
+    // What an owner would have entered: capacities and a price, so energy and cost show.
+    let fleet = crate::sim::fleet::FleetConfig {
+        vehicles: options.vehicles,
+        days: 1,
+        seed: options.seed,
+        start_ms: 0,
+    };
+    for spec in crate::sim::fleet::vehicles(&fleet) {
+        conn.execute(
+            "INSERT INTO vehicles(id, make, model, year, capacity_kwh) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![spec.id, spec.make, spec.model, spec.year, spec.capacity_kwh],
+        )?;
+    }
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, 0.30)",
+        [crate::store::sessions::PRICE_SETTING],
+    )?;
     let (writer, _thread) = spawn_writer(conn)?;
     let token = ManagementToken::new(DEMO_MANAGEMENT_TOKEN)
         .ok_or_else(|| anyhow::anyhow!("empty token"))?;

@@ -31,7 +31,16 @@ pub struct FleetApp {
     selected: Option<String>,
     vehicle: vehicle::VehicleView,
     sort: Sort,
+    page: Page,
+    monthly: Vec<crate::store::sessions::SummaryRow>,
     problem: Option<String>,
+}
+
+/// What the central panel shows when no vehicle is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Fleet,
+    Monthly,
 }
 
 /// Column the overview is sorted by.
@@ -54,6 +63,8 @@ impl FleetApp {
             selected: None,
             vehicle: vehicle::VehicleView::default(),
             sort: Sort::Name,
+            page: Page::Fleet,
+            monthly: Vec::new(),
             problem: None,
         }
     }
@@ -94,8 +105,20 @@ impl FleetApp {
             self.vehicle.invalidate();
             self.vehicle.load(conn, id);
         }
+        if self.page == Page::Monthly {
+            self.load_monthly();
+        }
         self.seen_jobs = jobs;
         self.last_refresh = Some(Instant::now());
+    }
+
+    fn load_monthly(&mut self) {
+        let Some(conn) = &self.conn else { return };
+        let filter = crate::store::ExportFilter::default();
+        match crate::store::sessions::summary(conn, &filter, true) {
+            Ok(rows) => self.monthly = rows,
+            Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
+        }
     }
 
     /// Draws everything.
@@ -120,7 +143,28 @@ impl FleetApp {
                         self.vehicle.ui(ui, conn, &id, &name);
                     }
                 }
-                None => self.overview_ui(ui),
+                None => {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(self.page == Page::Fleet, "Fleet")
+                            .clicked()
+                        {
+                            self.page = Page::Fleet;
+                        }
+                        if ui
+                            .selectable_label(self.page == Page::Monthly, "Monthly")
+                            .clicked()
+                        {
+                            self.page = Page::Monthly;
+                            self.load_monthly();
+                        }
+                    });
+                    ui.separator();
+                    match self.page {
+                        Page::Fleet => self.overview_ui(ui),
+                        Page::Monthly => self.monthly_ui(ui),
+                    }
+                }
             }
         });
     }
@@ -230,6 +274,58 @@ impl FleetApp {
                     ui.end_row();
                 }
             });
+    }
+}
+
+impl FleetApp {
+    fn monthly_ui(&mut self, ui: &mut egui::Ui) {
+        if self.monthly.is_empty() {
+            ui.label("No month with data yet.");
+            return;
+        }
+        ui.label("Per UTC month: sessions started, energy added and its cost (set capacities and prices with `fleetdash settings`), hours plugged in and charging.");
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("monthly")
+                .striped(true)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    for heading in [
+                        "Month",
+                        "Vehicle",
+                        "Sessions",
+                        "Energy",
+                        "Cost",
+                        "Plugged in",
+                        "Charging",
+                        "Last seen",
+                    ] {
+                        ui.strong(heading);
+                    }
+                    ui.end_row();
+                    for row in &self.monthly {
+                        let t = &row.totals;
+                        let fleet = row.vehicle_id.is_empty();
+                        let text = |s: String| {
+                            if fleet {
+                                RichText::new(s).strong()
+                            } else {
+                                RichText::new(s)
+                            }
+                        };
+                        ui.label(text(row.period.clone()));
+                        ui.label(text(row.vehicle_name.clone()));
+                        ui.label(text(t.sessions.to_string()));
+                        ui.label(text(
+                            t.energy_kwh.map_or("-".into(), |e| format!("{e:.1} kWh")),
+                        ));
+                        ui.label(text(t.cost.map_or("-".into(), |c| format!("{c:.2}"))));
+                        ui.label(text(format!("{:.0} h", t.plugged_hours)));
+                        ui.label(text(format!("{:.0} h", t.charging_hours)));
+                        ui.label(text(t.last_seen_ms.map_or("-".into(), format_ms)));
+                        ui.end_row();
+                    }
+                });
+        });
     }
 }
 
