@@ -32,6 +32,8 @@ pub struct FleetApp {
     vehicle: vehicle::VehicleView,
     sort: Sort,
     page: Page,
+    /// Monthly (true) or daily analytics.
+    by_month: bool,
     monthly: Vec<crate::store::sessions::SummaryRow>,
     problem: Option<String>,
 }
@@ -64,6 +66,7 @@ impl FleetApp {
             vehicle: vehicle::VehicleView::default(),
             sort: Sort::Name,
             page: Page::Fleet,
+            by_month: true,
             monthly: Vec::new(),
             problem: None,
         }
@@ -72,6 +75,11 @@ impl FleetApp {
     /// The overview's rows as last read.
     pub fn vehicles(&self) -> &[VehicleRow] {
         &self.fleet
+    }
+
+    /// The analytics rows as last read.
+    pub fn analytics(&self) -> &[crate::store::sessions::SummaryRow] {
+        &self.monthly
     }
 
     /// Re-reads the views when the writer committed something since the last look.
@@ -115,7 +123,7 @@ impl FleetApp {
     fn load_monthly(&mut self) {
         let Some(conn) = &self.conn else { return };
         let filter = crate::store::ExportFilter::default();
-        match crate::store::sessions::summary(conn, &filter, true) {
+        match crate::store::sessions::summary(conn, &filter, self.by_month) {
             Ok(rows) => self.monthly = rows,
             Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
         }
@@ -152,7 +160,7 @@ impl FleetApp {
                             self.page = Page::Fleet;
                         }
                         if ui
-                            .selectable_label(self.page == Page::Monthly, "Monthly")
+                            .selectable_label(self.page == Page::Monthly, "Analytics")
                             .clicked()
                         {
                             self.page = Page::Monthly;
@@ -279,11 +287,20 @@ impl FleetApp {
 
 impl FleetApp {
     fn monthly_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let mut by_month = self.by_month;
+            ui.selectable_value(&mut by_month, true, "Per month");
+            ui.selectable_value(&mut by_month, false, "Per day");
+            if by_month != self.by_month {
+                self.by_month = by_month;
+                self.load_monthly();
+            }
+        });
         if self.monthly.is_empty() {
-            ui.label("No month with data yet.");
+            ui.label("No data yet.");
             return;
         }
-        ui.label("Per UTC month: sessions started, energy added and its cost (set capacities and prices with `fleetdash settings`), hours plugged in and charging.");
+        ui.label("Per UTC month or day: sessions started, energy added and its cost (set capacities and prices with `fleetdash settings`), hours plugged in and charging.");
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("monthly")
                 .striped(true)
