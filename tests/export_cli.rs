@@ -7,6 +7,20 @@ use std::path::Path;
 
 use common::*;
 
+/// Writes a simulated fleet's history into `db`.
+fn simulate_db(db: &Path, args: &[&str]) {
+    let made = fleetdash()
+        .args(["simulate", "--db", db.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 struct Run {
     success: bool,
     stdout: String,
@@ -446,9 +460,9 @@ async fn since_after_until_is_refused() {
 fn the_sessions_export_lists_simulated_charging_with_energy_and_cost() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sim.sqlite3");
-    let made = fleetdash()
-        .args(["simulate", "--db", db.to_str().unwrap()])
-        .args([
+    simulate_db(
+        &db,
+        &[
             "--vehicles",
             "2",
             "--days",
@@ -457,10 +471,8 @@ fn the_sessions_export_lists_simulated_charging_with_energy_and_cost() {
             "2026-01-01",
             "--seed",
             "3",
-        ])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+        ],
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute(
         "INSERT INTO meta(key, value) VALUES ('price_per_kwh', 0.30)",
@@ -562,9 +574,9 @@ async fn reprocess_keeps_readings_that_never_came_from_a_delivery() {
 fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sim.sqlite3");
-    let made = fleetdash()
-        .args(["simulate", "--db", db.to_str().unwrap()])
-        .args([
+    simulate_db(
+        &db,
+        &[
             "--vehicles",
             "2",
             "--days",
@@ -573,10 +585,8 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
             "2026-01-01",
             "--seed",
             "5",
-        ])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+        ],
+    );
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute(
@@ -640,12 +650,10 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
 fn settings_give_sessions_their_energy_and_cost() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sim.sqlite3");
-    let made = fleetdash()
-        .args(["simulate", "--db", db.to_str().unwrap()])
-        .args(["--vehicles", "1", "--days", "3", "--start", "2026-01-01"])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    simulate_db(
+        &db,
+        &["--vehicles", "1", "--days", "3", "--start", "2026-01-01"],
+    );
     let settings = |args: &[&str]| {
         let mut all = vec!["settings"];
         all.extend_from_slice(args);

@@ -280,30 +280,7 @@ fn fleet_check(format: Format, seed: u64) -> (usize, usize, usize, usize, f64) {
     let (mut real, mut found, mut split, mut energy_ok) = (0, 0, 0, 0);
     let mut worst_energy_error: f64 = 0.0;
     for (spec, true_sessions) in specs.iter().zip(truth) {
-        let mut statement = conn
-            .prepare(
-                "SELECT recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude
-                 FROM readings WHERE vehicle_id = ?1 ORDER BY recorded_at",
-            )
-            .unwrap();
-        let points: Vec<Point> = statement
-            .query_map([&spec.id], |r| {
-                let lat: Option<f64> = r.get(4)?;
-                let lon: Option<f64> = r.get(5)?;
-                Ok(Point {
-                    at_ms: r.get(0)?,
-                    soc_percent: r.get(1)?,
-                    plugged_in: r.get(2)?,
-                    charging: r
-                        .get::<_, Option<String>>(3)?
-                        .and_then(|s| ChargingState::parse(&s)),
-                    position: lat.zip(lon),
-                })
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let detected = detect_sessions(&points);
+        let detected = fleetdash::store::sessions::vehicle_sessions(&conn, &spec.id).unwrap();
         for t in true_sessions.iter().filter(|t| t.energy_kwh >= 0.5) {
             real += 1;
             let t_end = t.unplugged_at_ms.unwrap_or(i64::MAX);

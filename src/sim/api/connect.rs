@@ -23,6 +23,14 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A hidden form field carrying a query parameter through the consent form.
+fn hidden(params: &Params, name: &str) -> String {
+    format!(
+        r#"<input type="hidden" name="{name}" value="{}">"#,
+        escape(param(params, name).unwrap_or_default())
+    )
+}
+
 /// An error Connect cannot redirect (the redirect URI itself is not trusted).
 fn error_page(message: &str) -> Response {
     (
@@ -109,12 +117,7 @@ pub(super) async fn page(State(api): State<SimApi>, Query(params): Query<Params>
             )
         })
         .collect();
-    let hidden = |name: &str| {
-        format!(
-            r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape(param(&params, name).unwrap_or_default())
-        )
-    };
+    let hidden = |name: &str| hidden(&params, name);
     Html(format!(
         r#"<!doctype html><title>Smartcar Connect (simulated)</title>
 <h1>Connect your vehicles</h1>
@@ -198,12 +201,7 @@ pub(super) async fn reauth_page(
     if !api.vehicles().iter().any(|v| v.id == vehicle_id) {
         return error_page("Unknown vehicle_id.");
     }
-    let hidden = |name: &str| {
-        format!(
-            r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape(param(&params, name).unwrap_or_default())
-        )
-    };
+    let hidden = |name: &str| hidden(&params, name);
     Html(format!(
         r#"<!doctype html><title>Smartcar Connect (simulated)</title>
 <h1>Re-connect your vehicle</h1>
