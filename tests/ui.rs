@@ -92,4 +92,21 @@ fn demo_mode_shows_the_banner_and_a_living_fleet_and_opens_a_vehicle() {
         !periods.is_empty() && periods.iter().all(|p| p.len() == 10),
         "daily rows: {periods:?}"
     );
+
+    // The deliveries panel lists what arrived and shows a raw body on demand.
+    harness.get_by_label("Deliveries").click();
+    harness.step();
+    harness.step();
+    assert!(!harness.state().delivery_rows().is_empty());
+    harness.get_by_label_contains("Stored so far");
+    harness
+        .query_all_by_label("Raw JSON")
+        .next()
+        .unwrap()
+        .click();
+    harness.step();
+    harness.step();
+    harness.get_by_label_contains("pretty-printed");
+    harness.get_by_label("Close").click();
+    harness.step();
 }

@@ -102,3 +102,68 @@ pub fn sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, Sto
     sessions.reverse();
     Ok(sessions)
 }
+
+/// One row of the deliveries panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    /// Archive id.
+    pub id: i64,
+    /// When it arrived.
+    pub received_at_ms: i64,
+    /// `v4/VEHICLE_STATE`, `v2/dynamic`, ...
+    pub kind: String,
+    /// Vehicles it spoke of.
+    pub vehicles: usize,
+    /// parsed, quarantined, duplicate or verify.
+    pub outcome: String,
+    /// Why quarantined, or what was skipped.
+    pub detail: Option<String>,
+}
+
+/// The latest `limit` deliveries, newest first (bodies are read on demand).
+pub fn deliveries(conn: &Connection, limit: usize) -> Result<Vec<DeliveryRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, received_at, format || '/' || kind, vehicle_ids, outcome, detail
+         FROM deliveries ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement
+        .query_map([limit as i64], |r| {
+            let vehicles: Option<String> = r.get(3)?;
+            Ok(DeliveryRow {
+                id: r.get(0)?,
+                received_at_ms: r.get(1)?,
+                kind: r.get(2)?,
+                vehicles: vehicles.map_or(0, |v| v.split_whitespace().count()),
+                outcome: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// A delivery's body as text, pretty-printed when it is JSON (the archive keeps the exact
+/// bytes); `None` for duplicates.
+pub fn delivery_body(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
+    let body: Option<Vec<u8>> =
+        conn.query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(body.map(|bytes| {
+        crate::smartcar::json::parse_lenient(&bytes)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
+    }))
+}
+
+/// Deliveries per outcome.
+pub fn outcome_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT outcome, count(*) FROM deliveries GROUP BY outcome ORDER BY outcome",
+    )?;
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}

@@ -35,6 +35,10 @@ pub struct FleetApp {
     /// Monthly (true) or daily analytics.
     by_month: bool,
     monthly: Vec<crate::store::sessions::SummaryRow>,
+    deliveries: Vec<data::DeliveryRow>,
+    outcome_counts: Vec<(String, i64)>,
+    /// The delivery whose raw body is open, with the body.
+    open_delivery: Option<(i64, String)>,
     problem: Option<String>,
 }
 
@@ -43,6 +47,7 @@ pub struct FleetApp {
 enum Page {
     Fleet,
     Monthly,
+    Deliveries,
 }
 
 /// Column the overview is sorted by.
@@ -68,6 +73,9 @@ impl FleetApp {
             page: Page::Fleet,
             by_month: true,
             monthly: Vec::new(),
+            deliveries: Vec::new(),
+            outcome_counts: Vec::new(),
+            open_delivery: None,
             problem: None,
         }
     }
@@ -113,8 +121,10 @@ impl FleetApp {
             self.vehicle.invalidate();
             self.vehicle.load(conn, id);
         }
-        if self.page == Page::Monthly {
-            self.load_monthly();
+        match self.page {
+            Page::Monthly => self.load_monthly(),
+            Page::Deliveries => self.load_deliveries(),
+            Page::Fleet => {}
         }
         self.seen_jobs = jobs;
         self.last_refresh = Some(Instant::now());
@@ -127,6 +137,24 @@ impl FleetApp {
             Ok(rows) => self.monthly = rows,
             Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
         }
+    }
+
+    fn load_deliveries(&mut self) {
+        let Some(conn) = &self.conn else { return };
+        let loaded =
+            data::deliveries(conn, 200).and_then(|rows| Ok((rows, data::outcome_counts(conn)?)));
+        match loaded {
+            Ok((rows, counts)) => {
+                self.deliveries = rows;
+                self.outcome_counts = counts;
+            }
+            Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
+        }
+    }
+
+    /// The deliveries panel's rows as last read.
+    pub fn delivery_rows(&self) -> &[data::DeliveryRow] {
+        &self.deliveries
     }
 
     /// Draws everything.
@@ -166,11 +194,19 @@ impl FleetApp {
                             self.page = Page::Monthly;
                             self.load_monthly();
                         }
+                        if ui
+                            .selectable_label(self.page == Page::Deliveries, "Deliveries")
+                            .clicked()
+                        {
+                            self.page = Page::Deliveries;
+                            self.load_deliveries();
+                        }
                     });
                     ui.separator();
                     match self.page {
                         Page::Fleet => self.overview_ui(ui),
                         Page::Monthly => self.monthly_ui(ui),
+                        Page::Deliveries => self.deliveries_ui(ui),
                     }
                 }
             }
@@ -286,6 +322,75 @@ impl FleetApp {
 }
 
 impl FleetApp {
+    fn deliveries_ui(&mut self, ui: &mut egui::Ui) {
+        let counts: Vec<String> = self
+            .outcome_counts
+            .iter()
+            .map(|(outcome, n)| format!("{n} {outcome}"))
+            .collect();
+        ui.label(format!(
+            "Stored so far: {}",
+            if counts.is_empty() {
+                "nothing".into()
+            } else {
+                counts.join(", ")
+            }
+        ));
+        if let Some((id, body)) = self.open_delivery.clone() {
+            ui.horizontal(|ui| {
+                ui.strong(format!("Delivery {id} (its JSON, pretty-printed)"));
+                if ui.button("Close").clicked() {
+                    self.open_delivery = None;
+                }
+            });
+            egui::ScrollArea::vertical()
+                .id_salt("raw")
+                .max_height(260.0)
+                .show(ui, |ui| {
+                    ui.add(egui::Label::new(RichText::new(body).monospace()).wrap());
+                });
+            ui.separator();
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("deliveries")
+            .show(ui, |ui| {
+                egui::Grid::new("deliveries")
+                    .striped(true)
+                    .spacing([16.0, 4.0])
+                    .show(ui, |ui| {
+                        for heading in ["Arrived", "Kind", "Vehicles", "Outcome", ""] {
+                            ui.strong(heading);
+                        }
+                        ui.end_row();
+                        for row in &self.deliveries {
+                            ui.label(format_ms(row.received_at_ms));
+                            ui.label(&row.kind);
+                            ui.label(row.vehicles.to_string());
+                            let outcome = ui.label(&row.outcome);
+                            if let Some(detail) = &row.detail {
+                                outcome.on_hover_text(detail);
+                            }
+                            if row.outcome != "duplicate" && ui.small_button("Raw JSON").clicked() {
+                                let body = self
+                                    .conn
+                                    .as_ref()
+                                    .map(|conn| data::delivery_body(conn, row.id));
+                                self.open_delivery = match body {
+                                    Some(Ok(Some(text))) => Some((row.id, text)),
+                                    Some(Ok(None)) | None => None,
+                                    Some(Err(error)) => {
+                                        Some((row.id, format!("Cannot read it: {error}")))
+                                    }
+                                };
+                            } else if row.outcome == "duplicate" {
+                                ui.label("");
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
+    }
+
     fn monthly_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let mut by_month = self.by_month;
