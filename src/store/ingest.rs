@@ -205,7 +205,7 @@ impl<'c> Batch<'c> {
         };
         let stored = self.store_units(delivery_id, &event.units)?;
         let mut outcome = Outcome::Parsed;
-        if stored.fresh_units == 0 && !event.units.is_empty() {
+        if stored.is_repeat(event.units.len()) {
             // Every unit was stored before: a retry. Keep a note, not a second copy.
             outcome = Outcome::Duplicate;
             let original: Option<i64> = self
@@ -352,6 +352,14 @@ pub(crate) struct StoredUnits {
     pub fresh_units: usize,
     /// Readings stored for them.
     pub readings: usize,
+}
+
+impl StoredUnits {
+    /// True when a delivery of `units` units brought none that was new: a retry, archived
+    /// as a duplicate. (A delivery with no unit at all is not a repeat of anything.)
+    pub fn is_repeat(&self, units: usize) -> bool {
+        self.fresh_units == 0 && units > 0
+    }
 }
 
 /// Everything known about one vehicle at one moment: one `readings` row.

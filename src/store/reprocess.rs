@@ -66,10 +66,10 @@ pub fn reprocess(
         if let Ok(Webhook::Event(event)) = &parsed {
             let stored = batch.store_units(id, &event.units)?;
             report.readings += stored.readings as u64;
-            outcome = if stored.fresh_units > 0 || event.units.is_empty() {
-                Outcome::Parsed
-            } else {
+            outcome = if stored.is_repeat(event.units.len()) {
                 Outcome::Duplicate
+            } else {
+                Outcome::Parsed
             };
         }
         match outcome {
