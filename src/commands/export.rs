@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 
@@ -45,17 +46,19 @@ pub fn run(options: ExportOptions) -> anyhow::Result<u64> {
             let rows = export_csv(&conn, options.kind, &filter, BufWriter::new(stdout.lock()))?;
             Ok(rows)
         }
-        Some(path) => export_to_file(&conn, &options, &filter, path),
+        Some(path) => export_to_file(&conn, options.kind, &filter, path, None),
     }
 }
 
-/// Writes next to the target and renames at the end, so a failed export never leaves a
-/// half-written file under the name the user asked for.
-fn export_to_file(
+/// Writes the CSV to `path`: next to it first, renamed at the end, so a failed export never
+/// leaves a half-written file under the name the user asked for. `lines`, when given,
+/// counts the lines written so far (the app's progress indicator reads it).
+pub fn export_to_file(
     conn: &rusqlite::Connection,
-    options: &ExportOptions,
+    kind: ExportKind,
     filter: &ExportFilter,
     path: &Path,
+    lines: Option<&AtomicU64>,
 ) -> anyhow::Result<u64> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
@@ -66,9 +69,9 @@ fn export_to_file(
             partial.display()
         )
     })?;
-    let mut out = BufWriter::new(file);
-    let written = export_csv(conn, options.kind, filter, &mut out).and_then(|rows| {
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+    let mut out = BufWriter::new(LineCounter { inner: file, lines });
+    let written = export_csv(conn, kind, filter, &mut out).and_then(|rows| {
+        let file = out.into_inner().map_err(|e| e.into_error())?.inner;
         file.sync_all()?;
         Ok(rows)
     });
@@ -82,6 +85,28 @@ fn export_to_file(
             let _ = std::fs::remove_file(&partial);
             Err(error.into())
         }
+    }
+}
+
+/// Counts newlines on their way to the file (a CSV line per row, but for the rare quoted
+/// newline in an error description: close enough for a progress bar).
+struct LineCounter<'a, W> {
+    inner: W,
+    lines: Option<&'a AtomicU64>,
+}
+
+impl<W: Write> Write for LineCounter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        if let Some(lines) = self.lines {
+            let newlines = buf[..written].iter().filter(|&&b| b == b'\n').count();
+            lines.fetch_add(newlines as u64, Ordering::Relaxed);
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

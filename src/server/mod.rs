@@ -4,7 +4,8 @@
 mod webhook;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -40,14 +41,52 @@ pub struct AppState {
 struct Inner {
     token: ManagementToken,
     sink: Sink,
+    stats: Arc<ServerStats>,
+}
+
+/// What the server answered so far, for the app's status line.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Deliveries stored (2xx after commit, duplicates and quarantine included).
+    pub stored: AtomicU64,
+    /// Verify challenges answered.
+    pub verified: AtomicU64,
+    /// Requests refused for a missing or wrong signature (401).
+    pub unauthorized: AtomicU64,
+    /// Deliveries refused because the database did not take them (503).
+    pub unavailable: AtomicU64,
+    /// The last thing that went wrong: when (ms) and what.
+    pub last_error: Mutex<Option<(i64, String)>>,
+}
+
+impl ServerStats {
+    fn note_error(&self, what: String) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some((crate::domain::time::now_ms(), what));
+        }
+    }
+
+    /// The last error, if any: when (ms) and what.
+    pub fn last_error(&self) -> Option<(i64, String)> {
+        self.last_error.lock().ok().and_then(|l| l.clone())
+    }
 }
 
 impl AppState {
     /// State for a server that checks signatures with `token` and stores into `sink`.
     pub fn new(token: ManagementToken, sink: Sink) -> Self {
         AppState {
-            inner: Arc::new(Inner { token, sink }),
+            inner: Arc::new(Inner {
+                token,
+                sink,
+                stats: Arc::new(ServerStats::default()),
+            }),
         }
+    }
+
+    /// The server's counters (shared: they keep counting).
+    pub fn stats(&self) -> Arc<ServerStats> {
+        self.inner.stats.clone()
     }
 }
 

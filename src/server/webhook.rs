@@ -1,5 +1,6 @@
 //! `POST /webhooks/smartcar`: the answers in the product contract's table.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -30,7 +31,7 @@ pub(super) async fn receive(
     let signed = match headers.get("sc-signature").map(HeaderValue::to_str) {
         None => false,
         Some(Ok(signature)) if token.verify(&body, signature) => true,
-        Some(_) => return refuse_signature(),
+        Some(_) => return refuse_signature(&state),
     };
     let parsed = parse_webhook(&body, received_at_ms);
 
@@ -61,11 +62,12 @@ pub(super) async fn receive(
                 Err(_) => tracing::warn!("noting the verify challenge is slow; answering first"),
             }
         }
+        state.inner.stats.verified.fetch_add(1, Ordering::Relaxed);
         tracing::info!(kind = "verify", signed, "answered a verify challenge");
         return Json(json!({ "challenge": answer })).into_response();
     }
     if !signed {
-        return refuse_signature();
+        return refuse_signature(&state);
     }
 
     let kind = match &parsed {
@@ -80,6 +82,7 @@ pub(super) async fn receive(
     };
     match writer.ingest(received_at_ms, body, parsed).await {
         Ok(ingested) => {
+            state.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 kind,
                 vehicles = ingested.vehicles,
@@ -95,6 +98,14 @@ pub(super) async fn receive(
                 .into_response()
         }
         Err(store_error) => {
+            state
+                .inner
+                .stats
+                .unavailable
+                .fetch_add(1, Ordering::Relaxed);
+            state.inner.stats.note_error(format!(
+                "a delivery could not be stored ({store_error}); Smartcar will retry it"
+            ));
             tracing::warn!(
                 kind,
                 outcome = "refused",
@@ -114,7 +125,17 @@ pub(super) async fn receive(
     }
 }
 
-fn refuse_signature() -> Response {
+fn refuse_signature(state: &AppState) -> Response {
+    state
+        .inner
+        .stats
+        .unauthorized
+        .fetch_add(1, Ordering::Relaxed);
+    state.inner.stats.note_error(
+        "a request with a missing or wrong SC-Signature was refused: check that the \
+         management token matches the one in Smartcar's dashboard"
+            .into(),
+    );
     tracing::warn!(
         outcome = "unauthorized",
         "refused a delivery with a missing or wrong SC-Signature"

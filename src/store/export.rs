@@ -150,26 +150,7 @@ pub fn export_csv(
         csv.flush()?;
         return Ok(rows);
     };
-    let mut conditions = Vec::new();
-    let mut args: Vec<SqlValue> = Vec::new();
-    if !filter.vehicle_ids.is_empty() {
-        let marks = vec!["?"; filter.vehicle_ids.len()].join(", ");
-        conditions.push(format!("r.vehicle_id IN ({marks})"));
-        args.extend(filter.vehicle_ids.iter().cloned().map(SqlValue::Text));
-    }
-    if let Some(since) = filter.since_ms {
-        conditions.push("r.recorded_at >= ?".into());
-        args.push(SqlValue::Integer(since));
-    }
-    if let Some(until) = filter.until_ms {
-        conditions.push("r.recorded_at <= ?".into());
-        args.push(SqlValue::Integer(until));
-    }
-    let where_clause = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
+    let (where_clause, args) = where_clause(filter);
     let sql = format!(
         "SELECT r.vehicle_id,
                 coalesce(v.name, trim(coalesce(v.make, '') || ' ' || coalesce(v.model, '') || ' ' || coalesce(v.year, ''))),
@@ -200,6 +181,48 @@ pub fn export_csv(
     }
     csv.flush()?;
     Ok(count)
+}
+
+/// The `WHERE` clause (on alias `r`) and its arguments for `filter`.
+fn where_clause(filter: &ExportFilter) -> (String, Vec<SqlValue>) {
+    let mut conditions = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    if !filter.vehicle_ids.is_empty() {
+        let marks = vec!["?"; filter.vehicle_ids.len()].join(", ");
+        conditions.push(format!("r.vehicle_id IN ({marks})"));
+        args.extend(filter.vehicle_ids.iter().cloned().map(SqlValue::Text));
+    }
+    if let Some(since) = filter.since_ms {
+        conditions.push("r.recorded_at >= ?".into());
+        args.push(SqlValue::Integer(since));
+    }
+    if let Some(until) = filter.until_ms {
+        conditions.push("r.recorded_at <= ?".into());
+        args.push(SqlValue::Integer(until));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    (where_clause, args)
+}
+
+/// How many data rows an export of `kind` would write, when that is cheap to know (the
+/// reading kinds); `None` for the kinds computed on the way (sessions, summaries).
+pub fn count_rows(
+    conn: &Connection,
+    kind: ExportKind,
+    filter: &ExportFilter,
+) -> Result<Option<u64>, StoreError> {
+    let Some((table, _)) = kind.source() else {
+        return Ok(None);
+    };
+    let (where_clause, args) = where_clause(filter);
+    let sql = format!("SELECT count(*) FROM {table} r {where_clause}");
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+    let count: i64 = conn.query_row(&sql, params.as_slice(), |r| r.get(0))?;
+    Ok(Some(count.max(0) as u64))
 }
 
 fn cell_text(value: rusqlite::types::ValueRef<'_>) -> String {

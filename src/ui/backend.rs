@@ -1,10 +1,12 @@
 //! The app's background: a named tokio runtime thread running the callback server (and in
-//! demo mode the simulated Smartcar and fleet). The UI only reads what it publishes.
+//! demo mode the simulated Smartcar and fleet). The UI only reads what it publishes; it
+//! learns of new data from the database itself (`PRAGMA data_version`), so deliveries
+//! stored by another process (`fleetdash serve` on the same file) show up too.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::server::{AppState, Sink, serve};
+use crate::server::{AppState, ServerStats, Sink, serve};
 use crate::sim::demo::{DEMO_MANAGEMENT_TOKEN, Demo, DemoOptions};
 use crate::smartcar::ManagementToken;
 use crate::store::{self, StoreOptions, WriterHandle, spawn_writer};
@@ -16,18 +18,34 @@ pub struct Status {
     pub callback: Option<String>,
     /// The writer, for its counters (cheap atomics the UI can read every frame).
     pub writer: Option<WriterHandle>,
+    /// The callback server's counters and last error.
+    pub server: Option<Arc<ServerStats>>,
     /// What went wrong, in words for the user.
     pub error: Option<String>,
+    /// Something the user should know that is not an error.
+    pub note: Option<String>,
+    /// True once the database exists and has its tables (the UI may open it).
+    pub ready: bool,
 }
 
-/// Handle on the background work.
-#[derive(Clone)]
+/// How the app receives data when it is not in demo mode.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Signs (and so authenticates) Smartcar's deliveries.
+    pub token: ManagementToken,
+    /// Where the callback server listens, `HOST:PORT`.
+    pub listen: String,
+}
+
+/// Handle on the background work; dropping it stops the work.
 pub struct Backend {
     /// The database the UI reads.
     pub db: PathBuf,
     /// True when the data is simulated.
     pub demo: bool,
     status: Arc<Mutex<Status>>,
+    /// Dropped with the backend, which ends the runtime thread's work.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Backend {
@@ -39,27 +57,60 @@ impl Backend {
         options: DemoOptions,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Self {
-        let status = Arc::new(Mutex::new(Status::default()));
-        let backend = Backend {
-            db: db.to_owned(),
-            demo: true,
-            status: status.clone(),
-        };
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let backend = Backend::new(db, true, stop);
+        let status = backend.status.clone();
         let db = db.to_owned();
+        backend.spawn(move || {
+            if let Err(error) = run_demo(&db, options, &status, &wake, stopped) {
+                set(&status, |s| {
+                    s.error = Some(format!("Demo mode could not start: {error:#}"))
+                });
+                wake();
+            }
+        });
+        backend
+    }
+
+    /// Opens the user's own database at `db`. With `server`, the callback server receives
+    /// Smartcar's deliveries into it; without, the app shows what is stored (for example by
+    /// a `fleetdash serve` running on the same file).
+    pub fn start_local(
+        db: &Path,
+        server: Option<ServerConfig>,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let backend = Backend::new(db, false, stop);
+        let status = backend.status.clone();
+        let db = db.to_owned();
+        backend.spawn(move || {
+            if let Err(error) = run_local(&db, server, &status, &wake, stopped) {
+                set(&status, |s| s.error = Some(format!("{error:#}")));
+                wake();
+            }
+        });
+        backend
+    }
+
+    fn new(db: &Path, demo: bool, stop: tokio::sync::oneshot::Sender<()>) -> Self {
+        Backend {
+            db: db.to_owned(),
+            demo,
+            status: Arc::new(Mutex::new(Status::default())),
+            _stop: Some(stop),
+        }
+    }
+
+    fn spawn(&self, work: impl FnOnce() + Send + 'static) {
         let spawned = std::thread::Builder::new()
             .name("fleetdash-runtime".into())
-            .spawn(move || {
-                if let Err(error) = run_demo(&db, options, &status, &wake) {
-                    set(&status, |s| {
-                        s.error = Some(format!("Demo mode could not start: {error:#}"))
-                    });
-                    wake();
-                }
-            });
+            .spawn(work);
         if let Err(error) = spawned {
-            backend.update(|s| s.error = Some(format!("Demo mode could not start: {error}")));
+            set(&self.status, |s| {
+                s.error = Some(format!("The background could not start: {error}"))
+            });
         }
-        backend
     }
 
     /// The latest status.
@@ -67,8 +118,32 @@ impl Backend {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    fn update(&self, change: impl FnOnce(&mut Status)) {
-        set(&self.status, change);
+    /// Gives a vehicle the owner's own name (empty: back to make, model and year), on a
+    /// background thread; `done` gets the outcome.
+    pub fn rename(
+        &self,
+        vehicle_id: &str,
+        name: &str,
+        done: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) {
+        let db = self.db.clone();
+        let id = vehicle_id.to_owned();
+        let name = name.trim().to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("fleetdash-rename".into())
+            .spawn(move || {
+                let result = store::open(&db, &StoreOptions::default())
+                    .and_then(|conn| {
+                        let name = (!name.is_empty()).then_some(name);
+                        conn.execute("UPDATE vehicles SET name = ?1 WHERE id = ?2", (name, id))?;
+                        Ok(())
+                    })
+                    .map_err(|e| format!("The name could not be saved: {e}"));
+                done(result);
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "could not start the rename thread");
+        }
     }
 }
 
@@ -78,11 +153,20 @@ fn set(status: &Mutex<Status>, change: impl FnOnce(&mut Status)) {
     }
 }
 
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .thread_name("fleetdash-runtime")
+        .build()
+}
+
 fn run_demo(
     db: &Path,
     options: DemoOptions,
     status: &Mutex<Status>,
     wake: &(impl Fn() + Send + Sync),
+    stopped: tokio::sync::oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     // Demo data starts afresh each time and never mixes with real data.
     for suffix in ["", "-wal", "-shm"] {
@@ -108,31 +192,97 @@ fn run_demo(
         "INSERT INTO meta(key, value) VALUES (?1, 0.30)",
         [crate::store::sessions::PRICE_SETTING],
     )?;
+    set(status, |s| s.ready = true);
     let (writer, _thread) = spawn_writer(conn)?;
     let token = ManagementToken::new(DEMO_MANAGEMENT_TOKEN)
         .ok_or_else(|| anyhow::anyhow!("empty token"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .thread_name("fleetdash-runtime")
-        .build()?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let callback = format!("http://{address}{}", crate::server::WEBHOOK_PATH);
-        tokio::spawn(serve(
-            listener,
-            AppState::new(token.clone(), Sink::Store(writer.clone())),
-            std::future::pending(),
-        ));
-        let _demo = Demo::start(&callback, token, &options).await?;
+        let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState::new(token.clone(), Sink::Store(writer.clone()));
+        let stats = state.stats();
+        let server = tokio::spawn(serve(listener, state, async move {
+            let _ = server_stopped.await;
+        }));
+        let demo = Demo::start(&callback, token, &options).await?;
         set(status, |s| {
             s.callback = Some(callback);
             s.writer = Some(writer);
+            s.server = Some(stats);
         });
         wake();
-        // Runs until the app exits (the process ends this thread).
-        std::future::pending::<()>().await;
+        // Until the app drops the backend (or exits, which ends this thread with it).
+        let _ = stopped.await;
+        demo.stop();
+        let _ = server_stop.send(());
+        let _ = server.await;
+        set(status, |s| s.writer = None);
+        Ok(())
+    })
+}
+
+fn run_local(
+    db: &Path,
+    server: Option<ServerConfig>,
+    status: &Mutex<Status>,
+    wake: &(impl Fn() + Send + Sync),
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let conn = store::open(db, &StoreOptions::default()).map_err(|e| {
+        anyhow::anyhow!(
+            "The database {} could not be opened: {e}. Check that its folder exists and is \
+             writable, or point FLEETDASH_DB at another file.",
+            db.display()
+        )
+    })?;
+    set(status, |s| s.ready = true);
+    wake();
+    let Some(server) = server else {
+        drop(conn);
+        set(status, |s| {
+            s.note = Some(
+                "No callback server runs here: the app shows what is stored in this \
+                 database. To receive Smartcar's webhooks, set SMARTCAR_MANAGEMENT_TOKEN \
+                 and start fleetdash again, or run `fleetdash serve` on an always-on box."
+                    .into(),
+            )
+        });
+        wake();
+        return Ok(());
+    };
+    let (writer, _thread) = spawn_writer(conn)?;
+    runtime()?.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(&server.listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                set(status, |s| {
+                    s.error = Some(format!(
+                        "The callback server cannot listen on {}: {error}. Another fleetdash \
+                         (or `fleetdash serve`) may be running there; the app still shows \
+                         the stored data. Set FLEETDASH_LISTEN to use another address.",
+                        server.listen
+                    ))
+                });
+                wake();
+                return Ok(());
+            }
+        };
+        let address = listener.local_addr()?;
+        let callback = format!("http://{address}{}", crate::server::WEBHOOK_PATH);
+        let state = AppState::new(server.token, Sink::Store(writer.clone()));
+        set(status, |s| {
+            s.callback = Some(callback);
+            s.writer = Some(writer);
+            s.server = Some(state.stats());
+        });
+        wake();
+        serve(listener, state, async move {
+            let _ = stopped.await;
+        })
+        .await?;
+        set(status, |s| s.writer = None);
         Ok(())
     })
 }

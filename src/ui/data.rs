@@ -26,6 +26,8 @@ pub struct VehicleRow {
     pub last_seen_ms: Option<i64>,
     /// Smartcar can't reach the car until its owner signs in again.
     pub needs_reauth: bool,
+    /// Latest known position (latitude, longitude).
+    pub position: Option<(f64, f64)>,
 }
 
 /// Every vehicle with its latest values.
@@ -42,7 +44,9 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 (SELECT charging_state FROM readings r WHERE r.vehicle_id = v.id AND charging_state IS NOT NULL
                  ORDER BY recorded_at DESC LIMIT 1),
                 (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = v.id),
-                v.needs_reauth
+                v.needs_reauth,
+                (SELECT latitude || ' ' || longitude FROM readings r WHERE r.vehicle_id = v.id AND latitude IS NOT NULL
+                 ORDER BY recorded_at DESC LIMIT 1)
          FROM vehicles v ORDER BY 2, 1",
     )?;
     let rows = statement
@@ -58,6 +62,10 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                     .and_then(|s| ChargingState::parse(&s)),
                 last_seen_ms: r.get(6)?,
                 needs_reauth: r.get(7)?,
+                position: r.get::<_, Option<String>>(8)?.and_then(|text| {
+                    let (lat, lon) = text.split_once(' ')?;
+                    Some((lat.parse().ok()?, lon.parse().ok()?))
+                }),
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -164,6 +172,79 @@ pub fn outcome_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreErro
     )?;
     let rows = statement
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// A vehicle's positions in `[from_ms, to_ms]` in time order, thinned to at most about
+/// `max_points` (a year of minutes is far more than a trail can show).
+pub fn trail(
+    conn: &Connection,
+    vehicle_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+    max_points: usize,
+) -> Result<Vec<(f64, f64)>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT latitude, longitude FROM readings
+         WHERE vehicle_id = ?1 AND recorded_at BETWEEN ?2 AND ?3 AND latitude IS NOT NULL
+         ORDER BY recorded_at",
+    )?;
+    let points: Vec<(f64, f64)> = statement
+        .query_map(rusqlite::params![vehicle_id, from_ms, to_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let step = points.len().div_ceil(max_points.max(1)).max(1);
+    if step == 1 {
+        return Ok(points);
+    }
+    let last = points.last().copied();
+    let mut thinned: Vec<(f64, f64)> = points.into_iter().step_by(step).collect();
+    // Keep where it is now, whatever the step skipped.
+    if let Some(last) = last
+        && thinned.last() != Some(&last)
+    {
+        thinned.push(last);
+    }
+    Ok(thinned)
+}
+
+/// One error Smartcar reported for a vehicle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRow {
+    /// When.
+    pub recorded_at_ms: i64,
+    /// `AUTHENTICATION_FAILED`, `VEHICLE_STATE`, ...
+    pub error_type: String,
+    /// Smartcar's code.
+    pub error_code: String,
+    /// Smartcar's words.
+    pub description: String,
+    /// Where the user can fix it, when Smartcar said.
+    pub resolution_url: Option<String>,
+}
+
+/// A vehicle's latest `limit` errors, newest first.
+pub fn errors(
+    conn: &Connection,
+    vehicle_id: &str,
+    limit: usize,
+) -> Result<Vec<ErrorRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT recorded_at, error_type, error_code, description, resolution_url
+         FROM vehicle_errors WHERE vehicle_id = ?1 ORDER BY recorded_at DESC LIMIT ?2",
+    )?;
+    let rows = statement
+        .query_map(rusqlite::params![vehicle_id, limit as i64], |r| {
+            Ok(ErrorRow {
+                recorded_at_ms: r.get(0)?,
+                error_type: r.get(1)?,
+                error_code: r.get(2)?,
+                description: r.get(3)?,
+                resolution_url: r.get(4)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }

@@ -1,83 +1,188 @@
-//! The desktop app (eframe/egui). It never blocks on the network: the callback server and
-//! the simulation run on the background runtime ([`backend`]); the UI reads the database
-//! through its own read-only connection, and only when the writer reports new data.
+//! The desktop app (eframe/egui). It never blocks on IO: the callback server and the
+//! simulation run on the background runtime ([`backend`]); reads go through the reader
+//! thread ([`reader`]) and come back as answers picked up at the start of a frame; exports
+//! and renames run on threads of their own.
 
 pub mod backend;
 pub mod data;
-mod vehicle;
+pub mod export;
+pub mod map;
+pub mod reader;
+pub mod settings;
+pub mod vehicle;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText};
-use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::ChargingState;
-use crate::domain::time::{format_ms, now_ms};
+use crate::domain::time::now_ms;
 use crate::sim::demo::DemoOptions;
-use backend::Backend;
+use crate::store::sessions::SummaryRow;
+use backend::{Backend, ServerConfig};
 use data::VehicleRow;
+use reader::{Answer, Query, Reader};
+use settings::{Settings, Theme, Units};
+use vehicle::{Range, local_time_ms};
 
 /// At most this often the views re-read the database while deliveries keep arriving.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
+/// A page of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Page {
+    /// The overview table.
+    #[default]
+    Fleet,
+    /// Every vehicle on a map.
+    Map,
+    /// Sessions, energy and cost per month or day.
+    Analytics,
+    /// The latest deliveries and the callback server's status.
+    Deliveries,
+    /// CSV export.
+    Export,
+    /// Units, theme, tiles, data location.
+    Settings,
+}
+
+impl Page {
+    const ALL: [(Page, &'static str); 6] = [
+        (Page::Fleet, "Fleet"),
+        (Page::Map, "Map"),
+        (Page::Analytics, "Analytics"),
+        (Page::Deliveries, "Deliveries"),
+        (Page::Export, "Export"),
+        (Page::Settings, "Settings"),
+    ];
+}
+
+/// Column the overview is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Sort {
+    /// By name.
+    #[default]
+    Name,
+    /// Emptiest first.
+    Battery,
+    /// Freshest first.
+    LastSeen,
+}
+
+/// What is kept between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    /// The user's settings.
+    pub settings: Settings,
+    /// The page shown.
+    pub page: Page,
+    /// The overview's order.
+    pub sort: Sort,
+    /// The vehicle view's and the map trail's range.
+    pub range: Range,
+    /// Analytics per month (or per day).
+    pub by_month: bool,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Persisted {
+            settings: Settings::default(),
+            page: Page::Fleet,
+            sort: Sort::Name,
+            range: Range::Week,
+            by_month: true,
+        }
+    }
+}
+
+/// Makes the backend for demo mode (true) or the user's own data (false).
+pub type BackendFactory = Box<dyn Fn(bool) -> Backend>;
+
 /// The app's state.
 pub struct FleetApp {
     backend: Backend,
-    conn: Option<Connection>,
+    make_backend: Option<BackendFactory>,
+    reader: Option<Reader>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    persisted: Persisted,
+    applied_theme: Option<Theme>,
     fleet: Vec<VehicleRow>,
-    /// Writer jobs counted at the last refresh: a change means new data.
-    seen_jobs: Option<u64>,
-    last_refresh: Option<Instant>,
+    fleet_loaded: bool,
+    /// The vehicle whose view is open.
     selected: Option<String>,
     vehicle: vehicle::VehicleView,
-    sort: Sort,
-    page: Page,
-    /// Monthly (true) or daily analytics.
-    by_month: bool,
-    monthly: Vec<crate::store::sessions::SummaryRow>,
+    map: map::MapView,
+    /// The vehicle picked on the map, its trail and charging places.
+    map_selected: Option<String>,
+    trail: Vec<(f64, f64)>,
+    charging_places: Vec<(f64, f64)>,
+    analytics: Vec<SummaryRow>,
     deliveries: Vec<data::DeliveryRow>,
     outcome_counts: Vec<(String, i64)>,
     /// The delivery whose raw body is open, with the body.
     open_delivery: Option<(i64, String)>,
+    export: export::ExportView,
+    tile_url_draft: String,
+    tile_url_problem: Option<String>,
+    /// New data arrived; re-read at the next refresh.
+    stale: bool,
+    last_request: Option<Instant>,
     problem: Option<String>,
-}
-
-/// What the central panel shows when no vehicle is open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Page {
-    Fleet,
-    Monthly,
-    Deliveries,
-}
-
-/// Column the overview is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    Name,
-    Battery,
-    LastSeen,
+    rename_result: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
 }
 
 impl FleetApp {
-    /// The app on top of `backend`.
+    /// The app on top of `backend`, with default settings. `wake` asks for a repaint (the
+    /// window passes `request_repaint`; tests may pass nothing).
     pub fn new(backend: Backend) -> Self {
+        FleetApp::with_state(backend, Persisted::default(), Arc::new(|| {}))
+    }
+
+    /// The app with settings and state from an earlier run.
+    pub fn with_state(
+        backend: Backend,
+        persisted: Persisted,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let mut vehicle = vehicle::VehicleView::default();
+        vehicle.range = persisted.range;
         FleetApp {
             backend,
-            conn: None,
+            make_backend: None,
+            reader: None,
+            wake,
+            tile_url_draft: persisted.settings.tile_url.clone(),
+            persisted,
+            applied_theme: None,
             fleet: Vec::new(),
-            seen_jobs: None,
-            last_refresh: None,
+            fleet_loaded: false,
             selected: None,
-            vehicle: vehicle::VehicleView::default(),
-            sort: Sort::Name,
-            page: Page::Fleet,
-            by_month: true,
-            monthly: Vec::new(),
+            vehicle,
+            map: map::MapView::default(),
+            map_selected: None,
+            trail: Vec::new(),
+            charging_places: Vec::new(),
+            analytics: Vec::new(),
             deliveries: Vec::new(),
             outcome_counts: Vec::new(),
             open_delivery: None,
+            export: export::ExportView::default(),
+            tile_url_problem: None,
+            stale: false,
+            last_request: None,
             problem: None,
+            rename_result: Arc::default(),
         }
+    }
+
+    /// Lets the app switch between demo mode and the user's own data.
+    pub fn with_backend_factory(mut self, factory: BackendFactory) -> Self {
+        self.make_backend = Some(factory);
+        self
     }
 
     /// The overview's rows as last read.
@@ -86,75 +191,195 @@ impl FleetApp {
     }
 
     /// The analytics rows as last read.
-    pub fn analytics(&self) -> &[crate::store::sessions::SummaryRow] {
-        &self.monthly
-    }
-
-    /// Re-reads the views when the writer committed something since the last look.
-    pub fn refresh(&mut self) {
-        let status = self.backend.status();
-        let jobs = status.writer.as_ref().map(|w| w.stats().jobs);
-        let due = self
-            .last_refresh
-            .is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
-        if jobs.is_none() || jobs == self.seen_jobs || !due {
-            return;
-        }
-        if self.conn.is_none() {
-            match crate::store::open_read_only(&self.backend.db) {
-                Ok(conn) => self.conn = Some(conn),
-                Err(error) => {
-                    self.problem = Some(format!("Cannot read the data: {error}"));
-                    return;
-                }
-            }
-        }
-        let Some(conn) = &self.conn else { return };
-        match data::fleet(conn) {
-            Ok(fleet) => {
-                self.fleet = fleet;
-                self.problem = None;
-            }
-            Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
-        }
-        if let Some(id) = &self.selected {
-            self.vehicle.invalidate();
-            self.vehicle.load(conn, id);
-        }
-        match self.page {
-            Page::Monthly => self.load_monthly(),
-            Page::Deliveries => self.load_deliveries(),
-            Page::Fleet => {}
-        }
-        self.seen_jobs = jobs;
-        self.last_refresh = Some(Instant::now());
-    }
-
-    fn load_monthly(&mut self) {
-        let Some(conn) = &self.conn else { return };
-        let filter = crate::store::ExportFilter::default();
-        match crate::store::sessions::summary(conn, &filter, self.by_month) {
-            Ok(rows) => self.monthly = rows,
-            Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
-        }
-    }
-
-    fn load_deliveries(&mut self) {
-        let Some(conn) = &self.conn else { return };
-        let loaded =
-            data::deliveries(conn, 200).and_then(|rows| Ok((rows, data::outcome_counts(conn)?)));
-        match loaded {
-            Ok((rows, counts)) => {
-                self.deliveries = rows;
-                self.outcome_counts = counts;
-            }
-            Err(error) => self.problem = Some(format!("Cannot read the data: {error}")),
-        }
+    pub fn analytics(&self) -> &[SummaryRow] {
+        &self.analytics
     }
 
     /// The deliveries panel's rows as last read.
     pub fn delivery_rows(&self) -> &[data::DeliveryRow] {
         &self.deliveries
+    }
+
+    /// The open vehicle's view.
+    pub fn vehicle_view(&self) -> &vehicle::VehicleView {
+        &self.vehicle
+    }
+
+    /// The export page.
+    pub fn export_view(&self) -> &export::ExportView {
+        &self.export
+    }
+
+    /// The export page, to set it up as a user would.
+    pub fn export_view_mut(&mut self) -> &mut export::ExportView {
+        &mut self.export
+    }
+
+    /// The map page.
+    pub fn map_view(&self) -> &map::MapView {
+        &self.map
+    }
+
+    /// The state kept between runs.
+    pub fn persisted(&self) -> &Persisted {
+        &self.persisted
+    }
+
+    /// The backend (where the data lives, whether it is a demo).
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The selected vehicle's trail on the map, as last read.
+    pub fn trail(&self) -> &[(f64, f64)] {
+        &self.trail
+    }
+
+    /// Picks up the reader's answers and, when data changed, asks again for what is shown.
+    pub fn refresh(&mut self) {
+        if self.reader.is_none() {
+            if !self.backend.status().ready {
+                return;
+            }
+            let wake = self.wake.clone();
+            match Reader::start(self.backend.db.clone(), move || wake()) {
+                Ok(reader) => {
+                    self.reader = Some(reader);
+                    self.request_shown();
+                }
+                Err(problem) => {
+                    self.problem = Some(problem);
+                    return;
+                }
+            }
+        }
+        let answers = self
+            .reader
+            .as_ref()
+            .map(Reader::answers)
+            .unwrap_or_default();
+        for answer in answers {
+            self.take(answer);
+        }
+        if self.stale
+            && self
+                .last_request
+                .is_none_or(|t| t.elapsed() >= REFRESH_EVERY)
+        {
+            self.request_shown();
+        }
+        if let Some(result) = self.rename_result.lock().ok().and_then(|mut r| r.take())
+            && let Err(problem) = result
+        {
+            self.problem = Some(problem);
+        }
+    }
+
+    /// True when there is new data not yet asked for (the frame loop looks again later).
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn take(&mut self, answer: Answer) {
+        let Some(reader) = &self.reader else { return };
+        match answer {
+            Answer::Changed => self.stale = true,
+            Answer::Fleet(Ok(fleet)) => {
+                self.fleet = fleet;
+                self.fleet_loaded = true;
+                self.problem = None;
+            }
+            Answer::Analytics(by_month, Ok(rows)) => {
+                if by_month == self.persisted.by_month {
+                    self.analytics = rows;
+                }
+            }
+            Answer::Deliveries(Ok((rows, counts))) => {
+                self.deliveries = rows;
+                self.outcome_counts = counts;
+            }
+            Answer::DeliveryBody(id, body) => {
+                self.open_delivery = match body {
+                    Ok(Some(text)) => Some((id, text)),
+                    Ok(None) => None,
+                    Err(problem) => Some((id, problem)),
+                };
+            }
+            Answer::Vehicle(id, details) => {
+                if self.map_selected.as_deref() == Some(id.as_str())
+                    && let Ok(details) = &details
+                {
+                    let window = details.span.map(|span| self.persisted.range.window(span));
+                    self.charging_places = details
+                        .sessions
+                        .iter()
+                        .filter(|s| {
+                            window.is_none_or(|(from, to)| {
+                                s.started_at_ms <= to && s.ended_at_ms.is_none_or(|e| e >= from)
+                            })
+                        })
+                        .filter_map(|s| s.position)
+                        .collect();
+                    if let Some(window) = window {
+                        reader.ask(Query::Trail {
+                            vehicle: id.clone(),
+                            from_ms: window.0,
+                            to_ms: window.1,
+                        });
+                    }
+                }
+                self.vehicle.take_details(&id, details, reader);
+            }
+            Answer::Series(query, points) => self.vehicle.take_series(query, points),
+            Answer::Trail(Query::Trail { vehicle, .. }, Ok(points)) => {
+                if self.map_selected.as_deref() == Some(vehicle.as_str()) {
+                    self.trail = points;
+                }
+            }
+            Answer::Trail(..) => {}
+            Answer::Fleet(Err(problem))
+            | Answer::Analytics(_, Err(problem))
+            | Answer::Deliveries(Err(problem)) => self.problem = Some(problem),
+        }
+    }
+
+    /// Asks the reader for everything the current page shows.
+    fn request_shown(&mut self) {
+        let Some(reader) = &self.reader else { return };
+        self.stale = false;
+        self.last_request = Some(Instant::now());
+        reader.ask(Query::Fleet);
+        if self.selected.is_some() {
+            self.vehicle.reload(reader);
+            return;
+        }
+        match self.persisted.page {
+            Page::Analytics => reader.ask(Query::Analytics {
+                by_month: self.persisted.by_month,
+            }),
+            Page::Deliveries => reader.ask(Query::Deliveries),
+            Page::Map => {
+                if let Some(id) = &self.map_selected {
+                    reader.ask(Query::Vehicle(id.clone()));
+                }
+            }
+            Page::Fleet | Page::Export | Page::Settings => {}
+        }
+    }
+
+    /// Opens a vehicle's view.
+    pub fn open_vehicle(&mut self, id: &str) {
+        self.selected = Some(id.to_owned());
+        if let Some(reader) = &self.reader {
+            self.vehicle.open(id, reader);
+        }
+    }
+
+    /// Shows `page` (and asks for its data).
+    pub fn show_page(&mut self, page: Page) {
+        self.selected = None;
+        self.persisted.page = page;
+        self.request_shown();
     }
 
     /// Draws everything.
@@ -164,56 +389,77 @@ impl FleetApp {
             if let Some(problem) = &self.problem {
                 ui.colored_label(Color32::from_rgb(200, 60, 60), problem);
             }
-            match self.selected.clone() {
-                Some(id) => {
-                    if ui.button("Back to the fleet").clicked() {
-                        self.selected = None;
-                        return;
-                    }
-                    let name = self
-                        .fleet
-                        .iter()
-                        .find(|v| v.id == id)
-                        .map_or(id.clone(), |v| v.name.clone());
-                    if let Some(conn) = &self.conn {
-                        self.vehicle.ui(ui, conn, &id, &name);
-                    }
-                }
-                None => {
-                    ui.horizontal(|ui| {
-                        if ui
-                            .selectable_label(self.page == Page::Fleet, "Fleet")
-                            .clicked()
-                        {
-                            self.page = Page::Fleet;
-                        }
-                        if ui
-                            .selectable_label(self.page == Page::Monthly, "Analytics")
-                            .clicked()
-                        {
-                            self.page = Page::Monthly;
-                            self.load_monthly();
-                        }
-                        if ui
-                            .selectable_label(self.page == Page::Deliveries, "Deliveries")
-                            .clicked()
-                        {
-                            self.page = Page::Deliveries;
-                            self.load_deliveries();
-                        }
-                    });
-                    ui.separator();
-                    match self.page {
-                        Page::Fleet => self.overview_ui(ui),
-                        Page::Monthly => self.monthly_ui(ui),
-                        Page::Deliveries => self.deliveries_ui(ui),
+            if let Some(id) = self.selected.clone() {
+                self.vehicle_page_ui(ui, &id);
+                return;
+            }
+            ui.horizontal(|ui| {
+                for (page, label) in Page::ALL {
+                    if ui
+                        .selectable_label(self.persisted.page == page, label)
+                        .clicked()
+                        && self.persisted.page != page
+                    {
+                        self.show_page(page);
                     }
                 }
+            });
+            ui.separator();
+            if self.reader.is_none() && self.problem.is_none() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Opening the data...");
+                });
+                return;
+            }
+            match self.persisted.page {
+                Page::Fleet => self.overview_ui(ui),
+                Page::Map => self.map_ui(ui),
+                Page::Analytics => self.analytics_ui(ui),
+                Page::Deliveries => self.deliveries_ui(ui),
+                Page::Export => {
+                    let db = self.backend.db.clone();
+                    self.export.ui(ui, &self.fleet, &db);
+                }
+                Page::Settings => self.settings_ui(ui),
             }
         });
     }
 
+    fn vehicle_page_ui(&mut self, ui: &mut egui::Ui, id: &str) {
+        if ui.button("Back to the fleet").clicked() {
+            self.selected = None;
+            self.request_shown();
+            return;
+        }
+        let name = self
+            .fleet
+            .iter()
+            .find(|v| v.id == id)
+            .map_or(id.to_owned(), |v| v.name.clone());
+        let Some(reader) = &self.reader else { return };
+        let renamed = self
+            .vehicle
+            .ui(ui, reader, &name, self.persisted.settings.units);
+        self.persisted.range = self.vehicle.range;
+        if let Some(name) = renamed {
+            // Shown at once; the database follows on a background thread.
+            if let Some(row) = self.fleet.iter_mut().find(|v| v.id == id) {
+                row.name = name.trim().to_owned();
+            }
+            let result = self.rename_result.clone();
+            let wake = self.wake.clone();
+            self.backend.rename(id, &name, move |outcome| {
+                if let Ok(mut r) = result.lock() {
+                    *r = Some(outcome);
+                }
+                wake();
+            });
+        }
+    }
+
     fn banner_ui(&mut self, ui: &mut egui::Ui) {
+        let mut switch_to = None;
         ui.horizontal_wrapped(|ui| {
             ui.heading("fleetdash");
             if self.backend.demo {
@@ -222,40 +468,89 @@ impl FleetApp {
                         .strong()
                         .color(Color32::from_rgb(180, 120, 0)),
                 );
-                ui.label("To follow real cars, set SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET and SMARTCAR_MANAGEMENT_TOKEN and start fleetdash again.");
+                ui.label("To follow real cars, set SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET and SMARTCAR_MANAGEMENT_TOKEN and leave demo mode.");
+                if self.make_backend.is_some() && ui.button("Leave demo mode").clicked() {
+                    switch_to = Some(false);
+                }
+            } else if self.make_backend.is_some()
+                && ui
+                    .small_button("Show the demo")
+                    .on_hover_text("A simulated fleet, in a database of its own")
+                    .clicked()
+            {
+                switch_to = Some(true);
             }
         });
+        if let Some(demo) = switch_to {
+            self.switch_mode(demo);
+        }
         let status = self.backend.status();
-        ui.horizontal(|ui| match (&status.error, &status.callback) {
+        ui.horizontal_wrapped(|ui| match (&status.error, &status.callback) {
             (Some(error), _) => {
                 ui.colored_label(Color32::from_rgb(200, 60, 60), error);
             }
             (None, Some(callback)) => {
-                let jobs = status.writer.as_ref().map_or(0, |w| w.stats().jobs);
+                let stored = status
+                    .server
+                    .as_ref()
+                    .map_or(0, |s| s.stored.load(std::sync::atomic::Ordering::Relaxed));
                 ui.label(format!(
-                    "Receiving webhooks at {callback} · {jobs} deliveries stored"
+                    "Receiving webhooks at {callback} · {stored} deliveries stored"
                 ));
             }
-            (None, None) => {
-                ui.spinner();
-                ui.label("Starting the callback server...");
-            }
+            (None, None) => match &status.note {
+                Some(note) => {
+                    ui.label(note);
+                }
+                None => {
+                    ui.spinner();
+                    ui.label("Starting...");
+                }
+            },
         });
+    }
+
+    /// Leaves or enters demo mode: a new backend on the other database.
+    fn switch_mode(&mut self, demo: bool) {
+        let Some(factory) = &self.make_backend else {
+            return;
+        };
+        self.persisted.settings.demo = demo;
+        self.backend = factory(demo);
+        self.reader = None;
+        self.fleet.clear();
+        self.fleet_loaded = false;
+        self.selected = None;
+        self.map_selected = None;
+        self.trail.clear();
+        self.charging_places.clear();
+        self.analytics.clear();
+        self.deliveries.clear();
+        self.outcome_counts.clear();
+        self.open_delivery = None;
+        self.vehicle = vehicle::VehicleView::default();
+        self.vehicle.range = self.persisted.range;
+        self.map.fit_to_fleet();
+        self.problem = None;
     }
 
     fn overview_ui(&mut self, ui: &mut egui::Ui) {
         if self.fleet.is_empty() {
-            ui.label("No vehicle has reported yet. Readings appear here as soon as Smartcar delivers them.");
+            if self.fleet_loaded {
+                ui.label("No vehicle has reported yet. Readings appear here as soon as Smartcar delivers them.");
+            } else {
+                ui.spinner();
+            }
             return;
         }
         ui.horizontal(|ui| {
             ui.label("Sort by");
-            ui.selectable_value(&mut self.sort, Sort::Name, "Name");
-            ui.selectable_value(&mut self.sort, Sort::Battery, "Battery");
-            ui.selectable_value(&mut self.sort, Sort::LastSeen, "Last seen");
+            ui.selectable_value(&mut self.persisted.sort, Sort::Name, "Name");
+            ui.selectable_value(&mut self.persisted.sort, Sort::Battery, "Battery");
+            ui.selectable_value(&mut self.persisted.sort, Sort::LastSeen, "Last seen");
         });
         let mut rows = self.fleet.clone();
-        match self.sort {
+        match self.persisted.sort {
             Sort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
             Sort::Battery => rows.sort_by(|a, b| {
                 a.battery_percent
@@ -265,73 +560,185 @@ impl FleetApp {
             Sort::LastSeen => rows.sort_by_key(|r| std::cmp::Reverse(r.last_seen_ms)),
         }
         let now = now_ms();
-        egui::Grid::new("fleet")
-            .striped(true)
-            .num_columns(6)
-            .spacing([16.0, 6.0])
-            .show(ui, |ui| {
-                for heading in ["Vehicle", "Battery", "Range", "Charging", "Last seen", ""] {
-                    ui.strong(heading);
-                }
-                ui.end_row();
-                for row in &rows {
-                    if ui.link(&row.name).on_hover_text(&row.id).clicked() {
-                        self.selected = Some(row.id.clone());
-                        self.vehicle.invalidate();
-                        if let Some(conn) = &self.conn {
-                            self.vehicle.load(conn, &row.id);
-                        }
-                    }
-                    match row.battery_percent {
-                        Some(p) => {
-                            ui.add(
-                                egui::ProgressBar::new((p / 100.0) as f32)
-                                    .desired_width(120.0)
-                                    .fill(battery_color(p))
-                                    .text(format!("{p:.0} %")),
-                            );
-                        }
-                        None => {
-                            ui.label("–");
-                        }
-                    }
-                    ui.label(row.range_km.map_or("–".into(), |r| format!("{r:.0} km")));
-                    ui.label(charge_text(row.plugged_in, row.charging));
-                    match row.last_seen_ms {
-                        Some(t) => {
-                            let (text, color) = staleness(now - t);
-                            ui.label(RichText::new(text).color(color))
-                                .on_hover_text(format_ms(t));
-                        }
-                        None => {
-                            ui.label("never");
-                        }
-                    }
-                    if row.needs_reauth {
-                        ui.colored_label(Color32::from_rgb(200, 60, 60), "Needs re-connect")
-                            .on_hover_text(
-                                "Smartcar can't reach this car until its owner signs in again.",
-                            );
-                    } else {
-                        ui.label("");
+        let units = self.persisted.settings.units;
+        let mut open = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("fleet")
+                .striped(true)
+                .num_columns(6)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    for heading in ["Vehicle", "Battery", "Range", "Charging", "Last seen", ""] {
+                        ui.strong(heading);
                     }
                     ui.end_row();
-                }
-            });
+                    for row in &rows {
+                        if ui.link(&row.name).on_hover_text(&row.id).clicked() {
+                            open = Some(row.id.clone());
+                        }
+                        match row.battery_percent {
+                            Some(p) => {
+                                ui.add(
+                                    egui::ProgressBar::new((p / 100.0) as f32)
+                                        .desired_width(120.0)
+                                        .fill(battery_color(p))
+                                        .text(
+                                            RichText::new(format!("{p:.0} %"))
+                                                .color(Color32::BLACK),
+                                        ),
+                                );
+                            }
+                            None => {
+                                ui.label("–");
+                            }
+                        }
+                        ui.label(row.range_km.map_or("–".into(), |r| units.distance(r)));
+                        ui.label(charge_text(row.plugged_in, row.charging));
+                        match row.last_seen_ms {
+                            Some(t) => {
+                                let (text, color) = staleness(now - t);
+                                ui.label(RichText::new(text).color(color))
+                                    .on_hover_text(local_time_ms(t));
+                            }
+                            None => {
+                                ui.label("never");
+                            }
+                        }
+                        if row.needs_reauth {
+                            ui.colored_label(Color32::from_rgb(200, 60, 60), "Needs re-connect")
+                                .on_hover_text(
+                                    "Smartcar can't reach this car until its owner signs in again.",
+                                );
+                        } else {
+                            ui.label("");
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+        if let Some(id) = open {
+            self.open_vehicle(&id);
+        }
     }
-}
 
-impl FleetApp {
+    fn map_ui(&mut self, ui: &mut egui::Ui) {
+        let mut picked = self.map_selected.clone();
+        let mut range = self.persisted.range;
+        let mut fit = false;
+        egui::Panel::left("map side")
+            .resizable(false)
+            .default_size(230.0)
+            .show(ui, |ui| {
+                ui.strong("Vehicles");
+                for v in &self.fleet {
+                    let chosen = picked.as_deref() == Some(v.id.as_str());
+                    let text = RichText::new(&v.name).color(
+                        v.battery_percent
+                            .map_or(ui.visuals().text_color(), battery_color),
+                    );
+                    if ui.selectable_label(chosen, text).clicked() {
+                        picked = if chosen { None } else { Some(v.id.clone()) };
+                    }
+                }
+                ui.add_space(8.0);
+                ui.label("Trail of the selected vehicle:");
+                ui.horizontal_wrapped(|ui| {
+                    for r in Range::ALL {
+                        ui.selectable_value(&mut range, r, r.label());
+                    }
+                });
+                ui.add_space(8.0);
+                if ui.button("Fit to fleet").clicked() {
+                    fit = true;
+                }
+                ui.add_space(8.0);
+                ui.label(
+                    RichText::new(
+                        "Dots: latest positions, coloured by battery. Blue line: the selected \
+                         vehicle's trail. Green squares: where it charged.",
+                    )
+                    .weak()
+                    .small(),
+                );
+            });
+        if fit {
+            self.map.fit_to_fleet();
+        }
+        let tile_url = self.persisted.settings.tile_url.clone();
+        let units = self.persisted.settings.units;
+        let mut clicked = picked.clone();
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            self.map.ui(
+                ui,
+                &self.fleet,
+                &mut clicked,
+                &self.trail,
+                &self.charging_places,
+                &tile_url,
+                units,
+            );
+        });
+        if clicked != picked {
+            picked = clicked;
+        }
+        if picked != self.map_selected || range != self.persisted.range {
+            self.map_selected = picked;
+            self.persisted.range = range;
+            self.vehicle.range = range;
+            self.trail.clear();
+            self.charging_places.clear();
+            if let (Some(id), Some(reader)) = (&self.map_selected, &self.reader) {
+                reader.ask(Query::Vehicle(id.clone()));
+            }
+        }
+    }
+
     fn deliveries_ui(&mut self, ui: &mut egui::Ui) {
+        let status = self.backend.status();
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Callback server:");
+            match (&status.callback, &status.server) {
+                (Some(callback), Some(stats)) => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    ui.label(format!(
+                        "listening at {callback} · {} stored · {} verify challenges · {} refused (bad signature) · {} refused (database busy)",
+                        stats.stored.load(Relaxed),
+                        stats.verified.load(Relaxed),
+                        stats.unauthorized.load(Relaxed),
+                        stats.unavailable.load(Relaxed),
+                    ));
+                    match stats.last_error() {
+                        Some((at, what)) => {
+                            ui.colored_label(
+                                Color32::from_rgb(200, 60, 60),
+                                format!("Last error {}: {what}", local_time_ms(at)),
+                            );
+                        }
+                        None => {
+                            ui.label("No error so far.");
+                        }
+                    }
+                }
+                _ => {
+                    ui.label(
+                        status
+                            .error
+                            .clone()
+                            .or(status.note.clone())
+                            .unwrap_or_else(|| "not running".into()),
+                    );
+                }
+            }
+        });
         let counts: Vec<String> = self
             .outcome_counts
             .iter()
             .map(|(outcome, n)| format!("{n} {outcome}"))
             .collect();
         ui.label(format!(
-            "Stored so far: {}",
+            "In the archive: {}",
             if counts.is_empty() {
-                "nothing".into()
+                "nothing yet".into()
             } else {
                 counts.join(", ")
             }
@@ -351,6 +758,7 @@ impl FleetApp {
                 });
             ui.separator();
         }
+        let mut open = None;
         egui::ScrollArea::vertical()
             .id_salt("deliveries")
             .show(ui, |ui| {
@@ -363,45 +771,39 @@ impl FleetApp {
                         }
                         ui.end_row();
                         for row in &self.deliveries {
-                            ui.label(format_ms(row.received_at_ms));
+                            ui.label(local_time_ms(row.received_at_ms));
                             ui.label(&row.kind);
                             ui.label(row.vehicles.to_string());
                             let outcome = ui.label(&row.outcome);
                             if let Some(detail) = &row.detail {
                                 outcome.on_hover_text(detail);
                             }
-                            if row.outcome != "duplicate" && ui.small_button("Raw JSON").clicked() {
-                                let body = self
-                                    .conn
-                                    .as_ref()
-                                    .map(|conn| data::delivery_body(conn, row.id));
-                                self.open_delivery = match body {
-                                    Some(Ok(Some(text))) => Some((row.id, text)),
-                                    Some(Ok(None)) | None => None,
-                                    Some(Err(error)) => {
-                                        Some((row.id, format!("Cannot read it: {error}")))
-                                    }
-                                };
-                            } else if row.outcome == "duplicate" {
+                            if row.outcome == "duplicate" {
                                 ui.label("");
+                            } else if ui.small_button("Raw JSON").clicked() {
+                                open = Some(row.id);
                             }
                             ui.end_row();
                         }
                     });
             });
+        if let (Some(id), Some(reader)) = (open, &self.reader) {
+            reader.ask(Query::DeliveryBody(id));
+        }
     }
 
-    fn monthly_ui(&mut self, ui: &mut egui::Ui) {
+    fn analytics_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let mut by_month = self.by_month;
+            let mut by_month = self.persisted.by_month;
             ui.selectable_value(&mut by_month, true, "Per month");
             ui.selectable_value(&mut by_month, false, "Per day");
-            if by_month != self.by_month {
-                self.by_month = by_month;
-                self.load_monthly();
+            if by_month != self.persisted.by_month {
+                self.persisted.by_month = by_month;
+                self.analytics.clear();
+                self.request_shown();
             }
         });
-        if self.monthly.is_empty() {
+        if self.analytics.is_empty() {
             ui.label("No data yet.");
             return;
         }
@@ -412,7 +814,11 @@ impl FleetApp {
                 .spacing([16.0, 6.0])
                 .show(ui, |ui| {
                     for heading in [
-                        "Month",
+                        if self.persisted.by_month {
+                            "Month"
+                        } else {
+                            "Day"
+                        },
                         "Vehicle",
                         "Sessions",
                         "Energy",
@@ -424,7 +830,7 @@ impl FleetApp {
                         ui.strong(heading);
                     }
                     ui.end_row();
-                    for row in &self.monthly {
+                    for row in &self.analytics {
                         let t = &row.totals;
                         let fleet = row.vehicle_id.is_empty();
                         let text = |s: String| {
@@ -443,11 +849,82 @@ impl FleetApp {
                         ui.label(text(t.cost.map_or("-".into(), |c| format!("{c:.2}"))));
                         ui.label(text(format!("{:.0} h", t.plugged_hours)));
                         ui.label(text(format!("{:.0} h", t.charging_hours)));
-                        ui.label(text(t.last_seen_ms.map_or("-".into(), format_ms)));
+                        ui.label(text(t.last_seen_ms.map_or("-".into(), local_time_ms)));
                         ui.end_row();
                     }
                 });
         });
+    }
+
+    fn settings_ui(&mut self, ui: &mut egui::Ui) {
+        let settings = &mut self.persisted.settings;
+        egui::Grid::new("settings")
+            .num_columns(2)
+            .spacing([16.0, 10.0])
+            .show(ui, |ui| {
+                ui.label("Distances");
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut settings.units, Units::Km, "Kilometres");
+                    ui.selectable_value(&mut settings.units, Units::Mi, "Miles");
+                });
+                ui.end_row();
+                ui.label("Theme");
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut settings.theme, Theme::System, "As the system");
+                    ui.selectable_value(&mut settings.theme, Theme::Light, "Light");
+                    ui.selectable_value(&mut settings.theme, Theme::Dark, "Dark");
+                });
+                ui.end_row();
+                ui.label("Map tiles");
+                ui.vertical(|ui| {
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.tile_url_draft)
+                                .desired_width(420.0),
+                        );
+                        if ui.button("Apply").clicked() {
+                            match settings::check_tile_url(&self.tile_url_draft) {
+                                Ok(()) => {
+                                    settings.tile_url = self.tile_url_draft.trim().to_owned();
+                                    self.tile_url_problem = None;
+                                }
+                                Err(problem) => self.tile_url_problem = Some(problem),
+                            }
+                        }
+                        if ui.button("OpenStreetMap").clicked() {
+                            self.tile_url_draft = settings::OSM_TILES.into();
+                            settings.tile_url = settings::OSM_TILES.into();
+                            self.tile_url_problem = None;
+                        }
+                    });
+                    if let Some(problem) = &self.tile_url_problem {
+                        ui.colored_label(Color32::from_rgb(200, 60, 60), problem);
+                    }
+                    ui.label(
+                        RichText::new(
+                            "A URL with {z}, {x} and {y}: OpenStreetMap's by default, or your \
+                             own tile server (for example one serving offline tiles).",
+                        )
+                        .weak(),
+                    );
+                });
+                ui.end_row();
+                ui.label("Data");
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(self.backend.db.display().to_string()).monospace());
+                    ui.label(
+                        RichText::new(if self.backend.demo {
+                            "Demo mode: this database is recreated at every start and never \
+                             mixes with your own data."
+                        } else {
+                            "Set FLEETDASH_DB to use another file. `fleetdash export` and \
+                             `fleetdash serve` use the same one by default."
+                        })
+                        .weak(),
+                    );
+                });
+                ui.end_row();
+            });
     }
 }
 
@@ -495,13 +972,27 @@ fn staleness(age_ms: i64) -> (String, Color32) {
 
 impl eframe::App for FleetApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let theme = self.persisted.settings.theme;
+        if self.applied_theme != Some(theme) {
+            ctx.set_theme(theme.preference());
+            self.applied_theme = Some(theme);
+        }
         self.refresh();
-        // Look again in a second even if nothing woke us: new data is checked by counter.
-        ctx.request_repaint_after(REFRESH_EVERY);
+        if self.stale {
+            // New data is throttled to one re-read a second: look again then.
+            ctx.request_repaint_after(REFRESH_EVERY);
+        } else {
+            // "5 min ago" ages even when nothing arrives.
+            ctx.request_repaint_after(Duration::from_secs(30));
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
     }
 }
 
@@ -510,23 +1001,57 @@ pub fn demo_db_path() -> std::path::PathBuf {
     crate::store::default_db_path().with_file_name("demo.sqlite3")
 }
 
-/// Opens the window. Without Smartcar credentials it runs in demo mode.
+/// The callback server's settings from the environment, when a management token is set.
+fn server_from_env() -> Option<ServerConfig> {
+    let token = std::env::var("SMARTCAR_MANAGEMENT_TOKEN").ok()?;
+    Some(ServerConfig {
+        token: crate::smartcar::ManagementToken::new(&token)?,
+        listen: std::env::var("FLEETDASH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
+    })
+}
+
+/// Opens the window: demo mode on first start (and until the user leaves it), unless
+/// Smartcar credentials are set.
 pub fn run() -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("fleetdash")
-            .with_inner_size([1100.0, 720.0]),
+            .with_app_id("fleetdash")
+            .with_inner_size([1100.0, 720.0])
+            .with_min_inner_size([640.0, 420.0]),
         ..Default::default()
     };
     eframe::run_native(
         "fleetdash",
         options,
         Box::new(|cc| {
+            let mut persisted: Persisted = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            let server = server_from_env();
+            if server.is_some() {
+                // Real credentials: the user's own data, whatever the last run showed.
+                persisted.settings.demo = false;
+            }
             let ctx = cc.egui_ctx.clone();
-            let backend = Backend::start_demo(&demo_db_path(), DemoOptions::default(), move || {
-                ctx.request_repaint()
+            let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            let factory_wake = wake.clone();
+            let factory: BackendFactory = Box::new(move |demo| {
+                let wake = factory_wake.clone();
+                if demo {
+                    Backend::start_demo(&demo_db_path(), DemoOptions::default(), move || wake())
+                } else {
+                    let db = std::env::var_os("FLEETDASH_DB")
+                        .map(std::path::PathBuf::from)
+                        .unwrap_or_else(crate::store::default_db_path);
+                    Backend::start_local(&db, server_from_env(), move || wake())
+                }
             });
-            Ok(Box::new(FleetApp::new(backend)))
+            let backend = factory(persisted.settings.demo);
+            Ok(Box::new(
+                FleetApp::with_state(backend, persisted, wake).with_backend_factory(factory),
+            ))
         }),
     )
     .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))

@@ -1,0 +1,214 @@
+//! The UI's reads, on a thread of their own ("fleetdash-reader") with its own read-only
+//! connection, so a frame never waits for SQLite: the UI sends [`Query`]s and picks up
+//! [`Answer`]s at the start of the next frame. Queries of the same kind that pile up while
+//! one runs are collapsed into the newest (a user dragging the plot asks for many windows;
+//! only the last matters). Once a second the thread asks SQLite whether another connection
+//! committed (`PRAGMA data_version`) and, if so, tells the UI, which re-asks for what it
+//! shows; nothing reads the database every frame.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::data;
+use crate::domain::sessions::Session;
+use crate::store::sessions::SummaryRow;
+
+/// How often the reader looks for commits by others.
+const CHANGE_CHECK: Duration = Duration::from_secs(1);
+
+/// A read the UI wants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// The overview's rows.
+    Fleet,
+    /// Sessions, energy and cost per month (true) or day.
+    Analytics {
+        /// Per month rather than per day.
+        by_month: bool,
+    },
+    /// The latest deliveries and the counts per outcome.
+    Deliveries,
+    /// One delivery's body, pretty-printed.
+    DeliveryBody(i64),
+    /// A vehicle's first and last reading, sessions and errors.
+    Vehicle(String),
+    /// Battery percent in a window, downsampled to `buckets` min/max pairs.
+    Series {
+        /// Whose.
+        vehicle: String,
+        /// Window start, ms.
+        from_ms: i64,
+        /// Window end, ms.
+        to_ms: i64,
+        /// About the plot's width in pixels.
+        buckets: usize,
+    },
+    /// A vehicle's positions in a window (the map's trail).
+    Trail {
+        /// Whose.
+        vehicle: String,
+        /// Window start, ms.
+        from_ms: i64,
+        /// Window end, ms.
+        to_ms: i64,
+    },
+}
+
+/// What the vehicle view shows besides the plot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleDetails {
+    /// First and last reading.
+    pub span: Option<(i64, i64)>,
+    /// Charging sessions, newest first.
+    pub sessions: Vec<Session>,
+    /// Errors Smartcar reported, newest first.
+    pub errors: Vec<data::ErrorRow>,
+}
+
+/// The latest deliveries, and how many there are per outcome.
+pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>);
+
+/// A read's result (errors as sentences for the user).
+#[derive(Debug)]
+pub enum Answer {
+    /// Another connection committed: what is on screen may be stale.
+    Changed,
+    /// The overview's rows.
+    Fleet(Result<Vec<data::VehicleRow>, String>),
+    /// Analytics rows, with the grouping they were asked for.
+    Analytics(bool, Result<Vec<SummaryRow>, String>),
+    /// Latest deliveries and counts per outcome.
+    Deliveries(Result<DeliveriesPage, String>),
+    /// A delivery's body.
+    DeliveryBody(i64, Result<Option<String>, String>),
+    /// A vehicle's details.
+    Vehicle(String, Result<VehicleDetails, String>),
+    /// A plot window: the query it answers and its points (x in seconds).
+    Series(Query, Result<Vec<[f64; 2]>, String>),
+    /// A trail: the query it answers and its points (latitude, longitude).
+    Trail(Query, Result<Vec<(f64, f64)>, String>),
+}
+
+/// The UI's end of the reader thread.
+pub struct Reader {
+    queries: Sender<Query>,
+    answers: Receiver<Answer>,
+}
+
+impl Reader {
+    /// Opens `db` read-only on a new thread; `wake` is called after every answer.
+    pub fn start(db: PathBuf, wake: impl Fn() + Send + 'static) -> Result<Self, String> {
+        let conn = crate::store::open_read_only(&db)
+            .map_err(|e| format!("Cannot read {}: {e}", db.display()))?;
+        let (queries, incoming) = mpsc::channel();
+        let (outgoing, answers) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("fleetdash-reader".into())
+            .spawn(move || serve(&conn, &incoming, &outgoing, &wake))
+            .map_err(|e| format!("Cannot start reading: {e}"))?;
+        Ok(Reader { queries, answers })
+    }
+
+    /// Asks for a read; the answer comes through [`Reader::answers`].
+    pub fn ask(&self, query: Query) {
+        let _ = self.queries.send(query);
+    }
+
+    /// Answers that arrived since the last call.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.answers.try_iter().collect()
+    }
+}
+
+fn serve(
+    conn: &Connection,
+    incoming: &Receiver<Query>,
+    outgoing: &Sender<Answer>,
+    wake: &dyn Fn(),
+) {
+    let mut pending: VecDeque<Query> = VecDeque::new();
+    let mut seen_version = data_version(conn);
+    loop {
+        if pending.is_empty() {
+            match incoming.recv_timeout(CHANGE_CHECK) {
+                Ok(query) => pending.push_back(query),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        for query in incoming.try_iter() {
+            let kind = std::mem::discriminant(&query);
+            pending.retain(|q| std::mem::discriminant(q) != kind);
+            pending.push_back(query);
+        }
+        let version = data_version(conn);
+        if version != seen_version {
+            seen_version = version;
+            if outgoing.send(Answer::Changed).is_err() {
+                return;
+            }
+            wake();
+        }
+        if let Some(query) = pending.pop_front() {
+            if outgoing.send(answer(conn, query)).is_err() {
+                return;
+            }
+            wake();
+        }
+    }
+}
+
+fn data_version(conn: &Connection) -> Option<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+}
+
+fn answer(conn: &Connection, query: Query) -> Answer {
+    let text = |e: crate::store::StoreError| format!("Cannot read the data: {e}");
+    match query {
+        Query::Fleet => Answer::Fleet(data::fleet(conn).map_err(text)),
+        Query::Analytics { by_month } => Answer::Analytics(
+            by_month,
+            crate::store::sessions::summary(conn, &crate::store::ExportFilter::default(), by_month)
+                .map_err(text),
+        ),
+        Query::Deliveries => Answer::Deliveries(
+            data::deliveries(conn, 200)
+                .and_then(|rows| Ok((rows, data::outcome_counts(conn)?)))
+                .map_err(text),
+        ),
+        Query::DeliveryBody(id) => {
+            Answer::DeliveryBody(id, data::delivery_body(conn, id).map_err(text))
+        }
+        Query::Vehicle(id) => {
+            let details = (|| {
+                Ok(VehicleDetails {
+                    span: data::span(conn, &id)?,
+                    sessions: data::sessions(conn, &id)?,
+                    errors: data::errors(conn, &id, 100)?,
+                })
+            })();
+            Answer::Vehicle(id, details.map_err(text))
+        }
+        Query::Series {
+            ref vehicle,
+            from_ms,
+            to_ms,
+            buckets,
+        } => {
+            let points = data::battery_series(conn, vehicle, from_ms, to_ms, buckets);
+            Answer::Series(query, points.map_err(text))
+        }
+        Query::Trail {
+            ref vehicle,
+            from_ms,
+            to_ms,
+        } => {
+            let points = data::trail(conn, vehicle, from_ms, to_ms, 4000);
+            Answer::Trail(query, points.map_err(text))
+        }
+    }
+}
