@@ -223,8 +223,9 @@ impl MapView {
             _ => self.tiles.as_mut().map(|t| t as &mut dyn walkers::Tiles),
         };
         let map = walkers::Map::new(tiles, &mut self.memory, lat_lon(center.0, center.1));
-        map.show(ui, |ui, _response, projector, _memory| {
-            let painter = ui.painter().clone();
+        map.show(ui, |ui, response, projector, _memory| {
+            // Only inside the map: a trail may run far beyond what is shown.
+            let painter = ui.painter().with_clip_rect(response.rect);
             let project =
                 |p: &(f64, f64)| -> Pos2 { projector.project(lat_lon(p.0, p.1)).to_pos2() };
             if trail.len() > 1 {
@@ -236,13 +237,15 @@ impl MapView {
             }
             for place in charging {
                 let at = project(place);
+                // Larger than a vehicle's dot: a car parked at its charger hides only the
+                // middle.
                 painter.rect_filled(
-                    egui::Rect::from_center_size(at, Vec2::splat(10.0)),
-                    2.0,
+                    egui::Rect::from_center_size(at, Vec2::splat(22.0)),
+                    3.0,
                     Color32::from_rgb(60, 160, 90),
                 );
                 painter.rect_stroke(
-                    egui::Rect::from_center_size(at, Vec2::splat(10.0)),
+                    egui::Rect::from_center_size(at, Vec2::splat(22.0)),
                     2.0,
                     Stroke::new(1.5, Color32::WHITE),
                     egui::StrokeKind::Outside,

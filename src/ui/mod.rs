@@ -771,7 +771,7 @@ impl FleetApp {
                         }
                         ui.end_row();
                         for row in &self.deliveries {
-                            ui.label(local_time_ms(row.received_at_ms));
+                            ui.label(vehicle::local_time_secs(row.received_at_ms));
                             ui.label(&row.kind);
                             ui.label(row.vehicles.to_string());
                             let outcome = ui.label(&row.outcome);

@@ -75,7 +75,7 @@ pub struct VehicleView {
     /// The loaded points and the window (ms) they cover.
     series: Vec<egui_plot::PlotPoint>,
     series_window: Option<(i64, i64)>,
-    /// The last window asked for (the reader may not have answered yet).
+    /// The window asked for and not yet answered.
     asked: Option<Query>,
     /// Set the plot's bounds to this window (ms) on the next draw.
     reset_to: Option<(i64, i64)>,
@@ -108,6 +108,11 @@ impl VehicleView {
     /// The vehicle shown.
     pub fn vehicle(&self) -> Option<&str> {
         self.vehicle.as_deref()
+    }
+
+    /// True while a plot window is being read.
+    pub fn loading(&self) -> bool {
+        self.asked.is_some()
     }
 
     /// The window (ms) the plotted points cover.
@@ -172,6 +177,9 @@ impl VehicleView {
         };
         if self.vehicle.as_deref() != Some(vehicle.as_str()) {
             return;
+        }
+        if self.asked.as_ref() == Some(&query) {
+            self.asked = None;
         }
         match points {
             Ok(points) => {
@@ -317,10 +325,11 @@ impl VehicleView {
                             .fill(Color32::from_rgba_unmultiplied(60, 160, 90, 40)),
                     );
                 }
-                plot.line(Line::new(
-                    "Battery %",
-                    egui_plot::PlotPoints::Borrowed(&self.series),
-                ));
+                plot.line(
+                    Line::new("Battery %", egui_plot::PlotPoints::Borrowed(&self.series))
+                        .color(Color32::from_rgb(40, 110, 220))
+                        .width(1.5),
+                );
             });
         self.plot_width_px = response.response.rect.width().max(1.0) as usize;
         // Read what the user panned or zoomed to, once the view settles on a new window.
@@ -329,7 +338,10 @@ impl VehicleView {
             (bounds.min()[0] * 1000.0) as i64,
             (bounds.max()[0] * 1000.0) as i64,
         );
+        // Not while a read is under way: a range just chosen is being read, and a gesture
+        // still moving will be looked at again when the read is in.
         if reset.is_none()
+            && self.asked.is_none()
             && let Some(loaded) = self.series_window
             && needs_reload(loaded, visible)
         {
@@ -395,7 +407,11 @@ impl VehicleView {
                         ui.label(local_time_ms(e.recorded_at_ms));
                         ui.label(&e.error_type);
                         ui.label(&e.error_code);
-                        ui.label(&e.description);
+                        ui.label(if e.description.is_empty() {
+                            "–"
+                        } else {
+                            e.description.as_str()
+                        });
                         match &e.resolution_url {
                             Some(url) => {
                                 ui.hyperlink_to("Fix it", url);
@@ -446,6 +462,13 @@ fn axis_time(seconds: f64, range: &std::ops::RangeInclusive<f64>) -> String {
 pub fn local_time(seconds: f64) -> String {
     to_local(seconds)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A moment in local time, to the second (deliveries arrive many a minute).
+pub fn local_time_secs(ms: i64) -> String {
+    to_local(ms as f64 / 1000.0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
 }
 
