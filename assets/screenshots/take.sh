@@ -20,7 +20,8 @@ export DISPLAY=$display XDG_RUNTIME_DIR=$home/run XDG_DATA_HOME=$home/data \
 app=$!
 sleep 10
 click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-2}"; }
-shot() { import -window root "$1.png"; echo "wrote $1.png"; }
+# The pointer goes out of the way first, so no hover read-out covers the view.
+shot() { xdotool mousemove 1095 715; sleep 0.5; import -window root "$1.png"; echo "wrote $1.png"; }
 # The window opens at 1100x720 in the corner; the tabs sit at y=87 under the banner.
 tab() { case $1 in fleet) click 30 87;; map) click 81 87;; analytics) click 144 87;;
   deliveries) click 222 87;; export) click 294 87;; settings) click 361 87;; esac; }
@@ -28,7 +29,8 @@ for theme in dark light; do
   if [ $theme = light ]; then tab settings; click 206 149; fi
   tab fleet; shot "fleet-$theme"
   click 66 168 3; shot "vehicle-$theme"; click 60 87
-  tab map; click 82 208 3; shot "map-$theme"
+  # Select one vehicle for its trail (once: a second click would deselect it).
+  tab map; if [ $theme = dark ]; then click 82 208 3; fi; shot "map-$theme"
   tab analytics; shot "analytics-$theme"
   tab deliveries; shot "deliveries-$theme"
   tab export; shot "export-$theme"

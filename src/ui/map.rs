@@ -251,21 +251,23 @@ impl MapView {
                     egui::StrokeKind::Outside,
                 );
             }
-            for marker in &markers {
-                let at = project(&marker.position);
+            // Cars parked together (a depot) would stack their labels: place each label
+            // below the ones already placed that it would cover, with a leader line.
+            let mut order: Vec<(&Marker, Pos2)> =
+                markers.iter().map(|m| (m, project(&m.position))).collect();
+            order.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
+            // Every dot first, then every label, so no dot covers a label.
+            for (marker, at) in &order {
                 let chosen = selected.as_deref() == Some(marker.id.as_str());
                 painter.circle(
-                    at,
+                    *at,
                     if chosen { 9.0 } else { 7.0 },
                     marker.color,
                     Stroke::new(if chosen { 3.0 } else { 2.0 }, Color32::WHITE),
                 );
-                // A real widget, so the label is readable by screen readers and tests and
-                // clickable.
-                let text = RichText::new(&marker.label)
-                    .small()
-                    .color(Color32::BLACK)
-                    .background_color(Color32::from_white_alpha(220));
+            }
+            let mut placed: Vec<egui::Rect> = Vec::new();
+            for (marker, at) in order {
                 let galley_width = ui
                     .painter()
                     .layout_no_wrap(
@@ -275,10 +277,26 @@ impl MapView {
                     )
                     .size()
                     .x;
-                let rect = egui::Rect::from_min_size(
+                let mut rect = egui::Rect::from_min_size(
                     at + Vec2::new(12.0, -8.0),
                     Vec2::new(galley_width + 4.0, 16.0),
                 );
+                while placed.iter().any(|p| p.intersects(rect.shrink(0.5))) {
+                    rect = rect.translate(Vec2::new(0.0, 17.0));
+                }
+                if rect.center().y - at.y > 12.0 {
+                    painter.line_segment(
+                        [at, rect.left_center()],
+                        Stroke::new(1.0, Color32::from_gray(120)),
+                    );
+                }
+                placed.push(rect);
+                // A real widget, so the label is readable by screen readers and tests and
+                // clickable.
+                let text = RichText::new(&marker.label)
+                    .small()
+                    .color(Color32::BLACK)
+                    .background_color(Color32::from_white_alpha(220));
                 if ui
                     .put(rect, egui::Label::new(text).sense(egui::Sense::click()))
                     .clicked()
