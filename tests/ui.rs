@@ -81,7 +81,14 @@ fn the_overview_lists_every_seeded_vehicle_and_a_click_opens_its_plot_and_sessio
     step_until(&mut harness, "three vehicles", |app| {
         app.vehicles().len() == 3
     });
-    for heading in ["Vehicle", "Battery", "Range", "Charging", "Last seen"] {
+    for heading in [
+        "Vehicle",
+        "Battery",
+        "Range",
+        "Charging",
+        "Last seen",
+        "Webhook",
+    ] {
         assert!(has_label(&harness, heading), "{heading}");
     }
     let first = harness.state().vehicles()[0].clone();
@@ -124,6 +131,26 @@ fn the_overview_lists_every_seeded_vehicle_and_a_click_opens_its_plot_and_sessio
     harness.step();
     harness.step();
     assert!(has_label(&harness, "Last seen"));
+
+    // Analytics: a row per vehicle and month, and the fleet's, with energy (the seeded
+    // fleet knows its capacities).
+    harness.get_by_label("Analytics").click();
+    step_until(&mut harness, "analytics rows", |app| {
+        !app.analytics().is_empty()
+    });
+    assert!(harness.query_all_by_label("All vehicles").count() >= 1);
+    assert!(has_label(&harness, "kWh"));
+    let sessions: u64 = harness
+        .state()
+        .analytics()
+        .iter()
+        .filter(|r| !r.vehicle_id.is_empty())
+        .map(|r| r.totals.sessions)
+        .sum();
+    assert!(
+        sessions >= 3,
+        "{sessions} sessions in ten days of three vehicles"
+    );
 }
 
 #[test]
@@ -319,6 +346,8 @@ fn demo_mode_shows_the_banner_and_a_living_fleet_driven_by_real_deliveries() {
         app.vehicles().len() == 3 && app.vehicles().iter().all(|v| v.battery_percent.is_some())
     });
     harness.get_by_label_contains("deliveries stored");
+    // The simulated Smartcar has every demo car subscribed.
+    assert_eq!(harness.query_all_by_label("subscribed").count(), 3);
 
     // The monthly analytics: one row per vehicle and the fleet's.
     harness.get_by_label("Analytics").click();

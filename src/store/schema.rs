@@ -107,6 +107,10 @@ const MIGRATIONS: &[&str] = &[
         price_per_kwh REAL
     );
     "#,
+    // 3: whether the vehicle is subscribed to the webhook (1 yes, 0 no, NULL not known).
+    r#"
+    ALTER TABLE vehicles ADD COLUMN subscribed INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

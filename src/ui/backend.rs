@@ -184,7 +184,9 @@ fn run_demo(
     };
     for spec in crate::sim::fleet::vehicles(&fleet) {
         conn.execute(
-            "INSERT INTO vehicles(id, make, model, year, capacity_kwh) VALUES (?1, ?2, ?3, ?4, ?5)",
+            // The simulated Smartcar has every demo car subscribed to the demo webhook.
+            "INSERT INTO vehicles(id, make, model, year, capacity_kwh, subscribed)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1)",
             rusqlite::params![spec.id, spec.make, spec.model, spec.year, spec.capacity_kwh],
         )?;
     }

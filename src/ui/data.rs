@@ -28,6 +28,8 @@ pub struct VehicleRow {
     pub needs_reauth: bool,
     /// Latest known position (latitude, longitude).
     pub position: Option<(f64, f64)>,
+    /// Subscribed to the webhook (`None`: not known here).
+    pub subscribed: Option<bool>,
 }
 
 /// Every vehicle with its latest values.
@@ -46,7 +48,8 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = v.id),
                 v.needs_reauth,
                 (SELECT latitude || ' ' || longitude FROM readings r WHERE r.vehicle_id = v.id AND latitude IS NOT NULL
-                 ORDER BY recorded_at DESC LIMIT 1)
+                 ORDER BY recorded_at DESC LIMIT 1),
+                v.subscribed
          FROM vehicles v ORDER BY 2, 1",
     )?;
     let rows = statement
@@ -66,6 +69,7 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                     let (lat, lon) = text.split_once(' ')?;
                     Some((lat.parse().ok()?, lon.parse().ok()?))
                 }),
+                subscribed: r.get(9)?,
             })
         })?
         .collect::<Result<_, _>>()?;

@@ -565,10 +565,18 @@ impl FleetApp {
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("fleet")
                 .striped(true)
-                .num_columns(6)
+                .num_columns(7)
                 .spacing([16.0, 6.0])
                 .show(ui, |ui| {
-                    for heading in ["Vehicle", "Battery", "Range", "Charging", "Last seen", ""] {
+                    for heading in [
+                        "Vehicle",
+                        "Battery",
+                        "Range",
+                        "Charging",
+                        "Last seen",
+                        "Webhook",
+                        "",
+                    ] {
                         ui.strong(heading);
                     }
                     ui.end_row();
@@ -604,6 +612,17 @@ impl FleetApp {
                                 ui.label("never");
                             }
                         }
+                        match row.subscribed {
+                            Some(true) => ui.label("subscribed"),
+                            Some(false) => ui
+                                .colored_label(Color32::from_rgb(210, 160, 40), "not subscribed")
+                                .on_hover_text(
+                                    "Smartcar sends this car's data only after it is subscribed to your webhook.",
+                                ),
+                            None => ui.label("–").on_hover_text(
+                                "Not known here: the subscription is managed in Smartcar's dashboard or with `fleetdash subscribe`.",
+                            ),
+                        };
                         if row.needs_reauth {
                             ui.colored_label(Color32::from_rgb(200, 60, 60), "Needs re-connect")
                                 .on_hover_text(
