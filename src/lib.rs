@@ -3,6 +3,7 @@
 //! Data flows one way: Smartcar -> [`server`] -> [`store`] -> views (export, UI).
 //! See `ARCHITECTURE.md` for the map and its invariants.
 
+pub mod account;
 pub mod commands;
 pub mod domain;
 pub mod server;

@@ -116,6 +116,54 @@ enum Command {
         #[command(subcommand)]
         change: Option<SettingsChange>,
     },
+    /// Sign in with Smartcar Connect (in the browser) and connect vehicles.
+    Login {
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+        /// Only print the address to open; don't start a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// List the connected vehicles with their webhook subscription.
+    Vehicles {
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Subscribe vehicles to the webhook (SMARTCAR_WEBHOOK_ID).
+    Subscribe {
+        /// Vehicle ids (see `fleetdash vehicles`).
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every connected vehicle.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Unsubscribe vehicles from the webhook (needs SMARTCAR_MANAGEMENT_TOKEN).
+    Unsubscribe {
+        /// Vehicle ids (see `fleetdash vehicles`).
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every connected vehicle.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Fetch battery, charge and location now through the Smartcar API into the database.
+    Poll {
+        /// Only this vehicle; repeat for several [default: every connected vehicle].
+        #[arg(long = "vehicle", value_name = "ID")]
+        vehicles: Vec<String>,
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+    },
     /// Rebuild every derived table from the archive of raw deliveries.
     Reprocess {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -339,6 +387,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Login { db, no_browser }) => account_command(|account| async move {
+            let db = db.unwrap_or_else(default_db_path);
+            commands::account::login(&account, &db, !no_browser).await?;
+            Ok(())
+        }),
+        Some(Command::Vehicles { db }) => account_command(|account| async move {
+            let db = db.unwrap_or_else(default_db_path);
+            let lines = commands::account::vehicles(&account, &db).await?;
+            for line in lines {
+                let state = match line.subscribed {
+                    Some(true) => "subscribed",
+                    Some(false) => "not subscribed",
+                    None => "subscription unknown",
+                };
+                println!("{}  {}  ({state})", line.id, line.name);
+            }
+            Ok(())
+        }),
+        Some(Command::Subscribe { ids, all, db }) => account_command(|account| async move {
+            let db = db.unwrap_or_else(default_db_path);
+            commands::account::subscribe(&account, &db, &ids, all).await?;
+            Ok(())
+        }),
+        Some(Command::Unsubscribe { ids, all, db }) => account_command(|account| async move {
+            let db = db.unwrap_or_else(default_db_path);
+            commands::account::unsubscribe(&account, &db, &ids, all).await?;
+            Ok(())
+        }),
+        Some(Command::Poll { vehicles, db }) => account_command(|account| async move {
+            let db = db.unwrap_or_else(default_db_path);
+            let stored = commands::account::poll(&account, &db, &vehicles).await?;
+            println!("stored {stored} reading(s)");
+            Ok(())
+        }),
         Some(Command::Reprocess { db }) => {
             let report = commands::reprocess::run(db.unwrap_or_else(default_db_path))?;
             println!(
@@ -353,4 +435,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs an account command on a small runtime, with the account from the environment and
+/// the secret store (`FLEETDASH_SECRETS` overrides where it lives).
+fn account_command<F, Fut>(work: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(fleetdash::account::Account) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let secrets = std::env::var_os("FLEETDASH_SECRETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(fleetdash::account::secrets::SecretStore::default_path);
+    let account = fleetdash::account::Account::new(
+        fleetdash::account::AccountConfig::from_env(),
+        fleetdash::account::secrets::SecretStore::at(&secrets),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(work(account))?;
+    Ok(ExitCode::SUCCESS)
 }

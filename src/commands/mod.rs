@@ -1,5 +1,6 @@
 //! What each command-line command does; `main.rs` only parses arguments and dispatches.
 
+pub mod account;
 pub mod export;
 pub mod reprocess;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! Smartcar's wire formats: webhook payloads (v2 and v4) and their signatures.
 //! Nothing here touches the database or the UI.
 
+pub mod client;
 pub mod json;
 pub mod signature;
 pub mod webhook;

@@ -578,3 +578,17 @@ fn v4_signal(signal: &Value, received_at_ms: i64, readings: &mut Readings) -> Re
     }
     Ok(())
 }
+
+/// Readings from Smartcar's batch endpoint, whose items have the shape of a v2 webhook's
+/// data items (`path`, `code`, `body`, `headers`); `received_at_ms` stands in where an item
+/// has no `sc-data-age`. Items that can't be read are returned as notes.
+pub fn readings_from_batch(items: &[Value], received_at_ms: i64) -> (Readings, Vec<String>) {
+    let mut readings = Readings::default();
+    let mut notes = Vec::new();
+    for item in items {
+        if let Err(note) = v2_item(item, received_at_ms, &mut readings) {
+            notes.push(note);
+        }
+    }
+    (readings, notes)
+}

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod reprocess;
 mod schema;
 pub mod sessions;
+pub mod vehicles;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
