@@ -447,8 +447,11 @@ where
     let secrets = std::env::var_os("FLEETDASH_SECRETS")
         .map(PathBuf::from)
         .unwrap_or_else(fleetdash::account::secrets::SecretStore::default_path);
+    let saved = fleetdash::account::SavedSettings::load(
+        &fleetdash::account::SavedSettings::path_beside(&secrets),
+    );
     let account = fleetdash::account::Account::new(
-        fleetdash::account::AccountConfig::from_env(),
+        fleetdash::account::AccountConfig::load(&saved),
         fleetdash::account::secrets::SecretStore::at(&secrets),
     );
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -57,7 +57,84 @@ pub struct AccountConfig {
     pub endpoints: Endpoints,
 }
 
+/// What the owner entered in the app's Account panel (nothing secret), kept in
+/// `account.json` beside the secret file. Environment variables win over it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SavedSettings {
+    /// Client id.
+    pub client_id: String,
+    /// Webhook id.
+    pub webhook_id: String,
+    /// Redirect URI (empty: the default).
+    pub redirect_uri: String,
+    /// live, test or simulated (empty: live).
+    pub mode: String,
+    /// The public HTTPS address Smartcar delivers to (for the reachability test).
+    pub public_url: String,
+    /// Connect's origin (empty: Smartcar's).
+    pub connect_url: String,
+    /// The token endpoint's origin (empty: Smartcar's).
+    pub auth_url: String,
+    /// The Vehicle API's origin (empty: Smartcar's).
+    pub api_url: String,
+}
+
+impl SavedSettings {
+    /// Reads `path` (missing or unreadable: empty settings).
+    pub fn load(path: &std::path::Path) -> Self {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes `path` (through a temporary file and a rename).
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(".tmp");
+        std::fs::write(&temp, serde_json::to_vec_pretty(self).unwrap_or_default())?;
+        std::fs::rename(&temp, path)
+    }
+
+    /// `account.json` beside the secret file.
+    pub fn path_beside(secrets: &std::path::Path) -> std::path::PathBuf {
+        secrets.with_file_name("account.json")
+    }
+}
+
 impl AccountConfig {
+    /// The saved settings, overridden by the environment, with Smartcar's defaults.
+    pub fn load(saved: &SavedSettings) -> Self {
+        let from_env = AccountConfig::from_env();
+        let or = |env: Option<String>, saved: &str| {
+            env.or_else(|| (!saved.trim().is_empty()).then(|| saved.trim().to_owned()))
+        };
+        let env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        AccountConfig {
+            client_id: or(env("SMARTCAR_CLIENT_ID"), &saved.client_id),
+            redirect_uri: or(env("SMARTCAR_REDIRECT_URI"), &saved.redirect_uri)
+                .unwrap_or(from_env.redirect_uri),
+            mode: or(env("SMARTCAR_MODE"), &saved.mode).unwrap_or(from_env.mode),
+            webhook_id: or(env("SMARTCAR_WEBHOOK_ID"), &saved.webhook_id),
+            endpoints: Endpoints {
+                connect: or(env("SMARTCAR_CONNECT_URL"), &saved.connect_url)
+                    .unwrap_or(from_env.endpoints.connect),
+                auth: or(env("SMARTCAR_AUTH_URL"), &saved.auth_url)
+                    .unwrap_or(from_env.endpoints.auth),
+                api: or(env("SMARTCAR_API_URL"), &saved.api_url).unwrap_or(from_env.endpoints.api),
+            },
+        }
+    }
+
     /// From the environment, with Smartcar's defaults.
     pub fn from_env() -> Self {
         let var = |name: &str| {
@@ -171,6 +248,18 @@ impl Account {
             return Ok(Some(Secret::new(value.trim())));
         }
         Ok(self.secrets.get(key)?)
+    }
+
+    /// True when a secret is stored (or set in the environment), without revealing it.
+    pub fn has_client_secret(&self) -> bool {
+        self.secret("SMARTCAR_CLIENT_SECRET", CLIENT_SECRET)
+            .is_ok_and(|s| s.is_some())
+    }
+
+    /// True when a management token is stored (or set in the environment).
+    pub fn has_management_token(&self) -> bool {
+        self.secret("SMARTCAR_MANAGEMENT_TOKEN", MANAGEMENT_TOKEN)
+            .is_ok_and(|s| s.is_some())
     }
 
     /// Keeps the client secret and the management token in the store.

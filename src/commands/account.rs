@@ -5,36 +5,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::extract::{Query, State};
-use axum::response::Html;
 
 use crate::account::{Account, Grant, new_state};
 use crate::domain::time::now_ms;
 use crate::domain::{Source, VehicleInfo};
-use crate::smartcar::client::{ConnectOutcome, connect_outcome};
+use crate::server::oauth::{self, LoginWaiters};
+use crate::smartcar::client::ConnectOutcome;
 use crate::store::{self, Batch, StoreOptions};
 
 /// How long `login` waits for the owner to finish in the browser.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The page the browser shows after Connect sends it back.
-fn callback_page(outcome: &ConnectOutcome) -> Html<String> {
-    let title = match outcome {
-        ConnectOutcome::Code(_) | ConnectOutcome::Reconnected(_) => "Connected",
-        ConnectOutcome::Refused(_) | ConnectOutcome::ForeignState => "Not connected",
-    };
-    let text = outcome.message();
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>fleetdash: {title}</title>\
-         <h1>{title}</h1><p>{}</p>",
-        escape(&text)
-    ))
-}
 
 /// Where the redirect URI points on this machine: (bind address, path).
 fn callback_address(redirect_uri: &str) -> anyhow::Result<(String, String)> {
@@ -55,68 +35,35 @@ fn callback_address(redirect_uri: &str) -> anyhow::Result<(String, String)> {
 /// Signs in with Smartcar Connect: prints the URL (and opens the browser), catches the
 /// redirect on the redirect URI's port, trades the code, stores the grant and its vehicles.
 pub async fn login(account: &Account, db: &Path, open_browser: bool) -> anyhow::Result<Grant> {
+    login_with(account, db, None, |url| {
+        println!("Sign in with Smartcar in your browser: {url}");
+        if open_browser && let Err(error) = open::that_detached(url) {
+            tracing::debug!(%error, "no browser opened");
+            println!("(No browser opened by itself: open the address above.)");
+        }
+    })
+    .await
+}
+
+/// The login itself. With `server`, the redirect reaches an already running callback server
+/// (the app's); without, a server of its own listens on the redirect URI's port until the
+/// answer comes. `show` gets the Connect URL to open.
+pub async fn login_with(
+    account: &Account,
+    db: &Path,
+    server: Option<LoginWaiters>,
+    show: impl FnOnce(&str),
+) -> anyhow::Result<Grant> {
     let app = account.application()?;
-    let (address, path) = callback_address(&app.redirect_uri)?;
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {address} for Smartcar's redirect: stop what uses that port \
-             (fleetdash serve or the app), or register another redirect URI and set \
-             SMARTCAR_REDIRECT_URI"
-            )
-        })?;
     let state = new_state();
     let url = account.client.authorize_url(&app, &state);
-    println!("Sign in with Smartcar in your browser: {url}");
-    if open_browser && let Err(error) = open::that_detached(&url) {
-        tracing::debug!(%error, "no browser opened");
-        println!("(No browser opened by itself: open the address above.)");
-    }
-    let (sender, receiver) = tokio::sync::mpsc::channel::<ConnectOutcome>(1);
-    let expected = state.clone();
-    let router = axum::Router::new()
-        .route(
-            &path,
-            axum::routing::get(
-                |State((sender, expected)): State<(
-                    tokio::sync::mpsc::Sender<ConnectOutcome>,
-                    String,
-                )>,
-                 Query(query): Query<Vec<(String, String)>>| async move {
-                    let outcome = connect_outcome(&query, &expected);
-                    let page = callback_page(&outcome);
-                    // A forged or stray redirect is answered but does not end the login.
-                    if outcome != ConnectOutcome::ForeignState {
-                        let _ = sender.try_send(outcome);
-                    }
-                    page
-                },
-            ),
-        )
-        .with_state((sender, expected));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    let mut receiver = receiver;
-    let outcome = tokio::time::timeout(LOGIN_TIMEOUT, receiver.recv()).await;
-    let _ = stop.send(());
-    let _ = server.await;
-    let code = match outcome {
-        Ok(Some(ConnectOutcome::Code(code))) => code,
-        Ok(Some(ConnectOutcome::Refused(why))) => bail!("{why}"),
-        Ok(Some(ConnectOutcome::Reconnected(_) | ConnectOutcome::ForeignState)) | Ok(None) => {
-            bail!("Smartcar's answer was not a login: start `fleetdash login` again")
+    let outcome = await_connect(&app.redirect_uri, server, &state, &url, show).await;
+    let code = match outcome? {
+        ConnectOutcome::Code(code) => code,
+        ConnectOutcome::Refused(why) => bail!("{why}"),
+        ConnectOutcome::Reconnected(_) | ConnectOutcome::ForeignState => {
+            bail!("Smartcar's answer was not a login: start the sign-in again")
         }
-        Err(_) => bail!(
-            "no answer from Smartcar Connect within {} minutes: start `fleetdash login` again",
-            LOGIN_TIMEOUT.as_secs() / 60
-        ),
     };
     let grant = account.complete_login(&code).await?;
     let names = remember_vehicles(account, &grant, db).await?;
@@ -127,6 +74,130 @@ pub async fn login(account: &Account, db: &Path, open_browser: bool) -> anyhow::
     );
     println!("Secrets are kept {}.", account.secrets.describe());
     Ok(grant)
+}
+
+/// Shows `url` and waits for Connect's redirect carrying `state`: on `server` (a running
+/// callback server's waiters) or on a server of its own on the redirect URI's port.
+async fn await_connect(
+    redirect_uri: &str,
+    server: Option<LoginWaiters>,
+    state: &str,
+    url: &str,
+    show: impl FnOnce(&str),
+) -> anyhow::Result<ConnectOutcome> {
+    let (waiters, own_server) =
+        match server {
+            Some(waiters) => (waiters, None),
+            None => {
+                let (address, path) = callback_address(redirect_uri)?;
+                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| {
+                format!(
+                    "cannot listen on {address} for Smartcar's redirect: stop what uses that \
+                     port (fleetdash serve or the app), or register another redirect URI and \
+                     set SMARTCAR_REDIRECT_URI"
+                )
+            })?;
+                let waiters = LoginWaiters::default();
+                let router = axum::Router::new()
+                    .route(&path, axum::routing::get(oauth::callback))
+                    .with_state(waiters.clone());
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                });
+                (waiters, Some((stop, task)))
+            }
+        };
+    let answer = waiters.register(state);
+    show(url);
+    let outcome = tokio::time::timeout(LOGIN_TIMEOUT, answer).await;
+    if let Some((stop, task)) = own_server {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    match outcome {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(_)) => bail!("the sign-in was abandoned: start it again"),
+        Err(_) => bail!(
+            "no answer from Smartcar Connect within {} minutes: start the sign-in again",
+            LOGIN_TIMEOUT.as_secs() / 60
+        ),
+    }
+}
+
+/// Re-connects one vehicle after AUTHENTICATION_FAILED: its owner signs in again on
+/// Smartcar's re-authentication page; the flag clears when Smartcar confirms.
+pub async fn reconnect_with(
+    account: &Account,
+    db: &Path,
+    vehicle_id: &str,
+    server: Option<LoginWaiters>,
+    show: impl FnOnce(&str),
+) -> anyhow::Result<()> {
+    let app = account.application()?;
+    let state = new_state();
+    let url = account.client.reauthenticate_url(&app, vehicle_id, &state);
+    match await_connect(&app.redirect_uri, server, &state, &url, show).await? {
+        ConnectOutcome::Reconnected(id) if id == vehicle_id => {
+            let conn = store::open(db, &StoreOptions::default())?;
+            store::vehicles::clear_needs_reauth(&conn, vehicle_id)?;
+            Ok(())
+        }
+        ConnectOutcome::Refused(why) => bail!("{why}"),
+        _ => bail!("Smartcar's answer was not this vehicle's re-connection: try again"),
+    }
+}
+
+/// Sends a signed verify challenge to `callback_url` (the public address Smartcar
+/// delivers to) and checks the answer, as Smartcar does when a webhook is verified.
+pub async fn test_reachability(account: &Account, callback_url: &str) -> anyhow::Result<String> {
+    let token = account.management_token()?;
+    let amt = crate::smartcar::ManagementToken::new(token.expose())
+        .context("the management token is empty")?;
+    let challenge = new_state();
+    let body = serde_json::json!({
+        "eventId": new_state(),
+        "eventType": "VERIFY",
+        "data": {"challenge": challenge},
+        "meta": {"version": "4.0", "deliveredAt": now_ms(), "mode": "test"},
+    })
+    .to_string();
+    let signature = amt.sign(body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(callback_url)
+        .header("content-type", "application/json")
+        .header("sc-signature", signature)
+        .timeout(Duration::from_secs(15))
+        .body(body)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "nothing answered at {callback_url}: is the tunnel or the always-on host \
+                 running, and does it forward to fleetdash?"
+            )
+        })?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() && answer["challenge"] == amt.sign(challenge.as_bytes()) {
+        Ok(format!(
+            "{callback_url} answered Smartcar's challenge correctly: deliveries will get through."
+        ))
+    } else if status.as_u16() == 401 {
+        bail!(
+            "{callback_url} answered, but refused the signature: the fleetdash there uses \
+             another management token"
+        )
+    } else {
+        bail!(
+            "{callback_url} answered {status}, not fleetdash's answer to the challenge: check \
+             that the address ends in /webhooks/smartcar and reaches fleetdash"
+        )
+    }
 }
 
 /// Reads each vehicle's make, model and year into the database; returns their names.

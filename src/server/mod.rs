@@ -1,6 +1,7 @@
 //! The callback server (axum): Smartcar's webhook deliveries, and health.
 //! Nothing here knows egui. [`router`] builds the whole app so tests can drive it.
 
+pub mod oauth;
 mod webhook;
 
 use std::future::Future;
@@ -42,6 +43,13 @@ struct Inner {
     token: ManagementToken,
     sink: Sink,
     stats: Arc<ServerStats>,
+    logins: oauth::LoginWaiters,
+}
+
+impl axum::extract::FromRef<AppState> for oauth::LoginWaiters {
+    fn from_ref(state: &AppState) -> Self {
+        state.inner.logins.clone()
+    }
 }
 
 /// What the server answered so far, for the app's status line.
@@ -80,8 +88,14 @@ impl AppState {
                 token,
                 sink,
                 stats: Arc::new(ServerStats::default()),
+                logins: oauth::LoginWaiters::default(),
             }),
         }
+    }
+
+    /// Logins waiting for Connect's redirect to `/oauth/callback`.
+    pub fn logins(&self) -> oauth::LoginWaiters {
+        self.inner.logins.clone()
     }
 
     /// The server's counters (shared: they keep counting).
@@ -95,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/healthz", get(healthz))
+        .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -20,6 +20,8 @@ pub struct Status {
     pub writer: Option<WriterHandle>,
     /// The callback server's counters and last error.
     pub server: Option<Arc<ServerStats>>,
+    /// Logins waiting for Connect's redirect to the callback server.
+    pub logins: Option<crate::server::oauth::LoginWaiters>,
     /// What went wrong, in words for the user.
     pub error: Option<String>,
     /// Something the user should know that is not an error.
@@ -111,6 +113,23 @@ impl Backend {
                 s.error = Some(format!("The background could not start: {error}"))
             });
         }
+    }
+
+    /// The callback server's login waiters, when it listens where `redirect_uri` points
+    /// (so Connect's redirect reaches it).
+    pub fn logins_for(&self, redirect_uri: &str) -> Option<crate::server::oauth::LoginWaiters> {
+        let status = self.status();
+        let callback = reqwest::Url::parse(status.callback.as_deref()?).ok()?;
+        let redirect = reqwest::Url::parse(redirect_uri).ok()?;
+        let local = matches!(
+            redirect.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        );
+        let same_port = callback.port_or_known_default() == redirect.port_or_known_default();
+        let right_path = redirect.path() == crate::server::oauth::CALLBACK_PATH;
+        (local && same_port && right_path)
+            .then_some(status.logins)
+            .flatten()
     }
 
     /// The latest status.
@@ -205,6 +224,7 @@ fn run_demo(
         let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(token.clone(), Sink::Store(writer.clone()));
         let stats = state.stats();
+        let logins = state.logins();
         let server = tokio::spawn(serve(listener, state, async move {
             let _ = server_stopped.await;
         }));
@@ -213,6 +233,7 @@ fn run_demo(
             s.callback = Some(callback);
             s.writer = Some(writer);
             s.server = Some(stats);
+            s.logins = Some(logins);
         });
         wake();
         // Until the app drops the backend (or exits, which ends this thread with it).
@@ -278,6 +299,7 @@ fn run_local(
             s.callback = Some(callback);
             s.writer = Some(writer);
             s.server = Some(state.stats());
+            s.logins = Some(state.logins());
         });
         wake();
         serve(listener, state, async move {

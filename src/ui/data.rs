@@ -30,6 +30,8 @@ pub struct VehicleRow {
     pub position: Option<(f64, f64)>,
     /// Subscribed to the webhook (`None`: not known here).
     pub subscribed: Option<bool>,
+    /// Where its owner re-connects it, when it needs that.
+    pub reauth_url: Option<String>,
 }
 
 /// Every vehicle with its latest values.
@@ -49,7 +51,8 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 v.needs_reauth,
                 (SELECT latitude || ' ' || longitude FROM readings r WHERE r.vehicle_id = v.id AND latitude IS NOT NULL
                  ORDER BY recorded_at DESC LIMIT 1),
-                v.subscribed
+                v.subscribed,
+                v.reauth_url
          FROM vehicles v ORDER BY 2, 1",
     )?;
     let rows = statement
@@ -70,6 +73,7 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                     Some((lat.parse().ok()?, lon.parse().ok()?))
                 }),
                 subscribed: r.get(9)?,
+                reauth_url: r.get(10)?,
             })
         })?
         .collect::<Result<_, _>>()?;

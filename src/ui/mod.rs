@@ -3,6 +3,7 @@
 //! thread ([`reader`]) and come back as answers picked up at the start of a frame; exports
 //! and renames run on threads of their own.
 
+pub mod account;
 pub mod backend;
 pub mod data;
 pub mod export;
@@ -44,17 +45,20 @@ pub enum Page {
     Deliveries,
     /// CSV export.
     Export,
+    /// The Smartcar account: application, logins, subscriptions, reachability.
+    Account,
     /// Units, theme, tiles, data location.
     Settings,
 }
 
 impl Page {
-    const ALL: [(Page, &'static str); 6] = [
+    const ALL: [(Page, &'static str); 7] = [
         (Page::Fleet, "Fleet"),
         (Page::Map, "Map"),
         (Page::Analytics, "Analytics"),
         (Page::Deliveries, "Deliveries"),
         (Page::Export, "Export"),
+        (Page::Account, "Account"),
         (Page::Settings, "Settings"),
     ];
 }
@@ -126,6 +130,9 @@ pub struct FleetApp {
     /// The delivery whose raw body is open, with the body.
     open_delivery: Option<(i64, String)>,
     export: export::ExportView,
+    account: Option<account::AccountView>,
+    /// When the last delivery and the last verify challenge arrived.
+    reachability: (Option<i64>, Option<i64>),
     tile_url_draft: String,
     tile_url_problem: Option<String>,
     /// New data arrived; re-read at the next refresh.
@@ -171,6 +178,8 @@ impl FleetApp {
             outcome_counts: Vec::new(),
             open_delivery: None,
             export: export::ExportView::default(),
+            account: None,
+            reachability: (None, None),
             tile_url_problem: None,
             stale: false,
             last_request: None,
@@ -183,6 +192,22 @@ impl FleetApp {
     pub fn with_backend_factory(mut self, factory: BackendFactory) -> Self {
         self.make_backend = Some(factory);
         self
+    }
+
+    /// Gives the app its Account page, keeping the account's files in `paths`.
+    pub fn with_account(mut self, paths: account::AccountPaths) -> Self {
+        self.account = Some(account::AccountView::new(paths));
+        self
+    }
+
+    /// The Account page.
+    pub fn account_view_mut(&mut self) -> Option<&mut account::AccountView> {
+        self.account.as_mut()
+    }
+
+    /// The Account page.
+    pub fn account_view(&self) -> Option<&account::AccountView> {
+        self.account.as_ref()
     }
 
     /// The overview's rows as last read.
@@ -337,6 +362,7 @@ impl FleetApp {
                 }
             }
             Answer::Trail(..) => {}
+            Answer::Reachability(delivery, verify) => self.reachability = (delivery, verify),
             Answer::Fleet(Err(problem))
             | Answer::Analytics(_, Err(problem))
             | Answer::Deliveries(Err(problem)) => self.problem = Some(problem),
@@ -363,6 +389,7 @@ impl FleetApp {
                     reader.ask(Query::Vehicle(id.clone()));
                 }
             }
+            Page::Account => reader.ask(Query::Reachability),
             Page::Fleet | Page::Export | Page::Settings => {}
         }
     }
@@ -421,6 +448,7 @@ impl FleetApp {
                     let db = self.backend.db.clone();
                     self.export.ui(ui, &self.fleet, &db);
                 }
+                Page::Account => self.account_ui(ui),
                 Page::Settings => self.settings_ui(ui),
             }
         });
@@ -875,6 +903,28 @@ impl FleetApp {
         });
     }
 
+    fn account_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(view) = &mut self.account else {
+            ui.label("The account is not available in this window.");
+            return;
+        };
+        let status = self.backend.status();
+        let redirect = crate::account::AccountConfig::load(view.form_mut()).redirect_uri;
+        let server = self.backend.logins_for(&redirect);
+        let finished = view.ui(
+            ui,
+            &self.fleet,
+            &self.backend.db,
+            server,
+            status.callback.as_deref(),
+            self.reachability,
+            self.wake.clone(),
+        );
+        if finished {
+            self.request_shown();
+        }
+    }
+
     fn settings_ui(&mut self, ui: &mut egui::Ui) {
         let settings = &mut self.persisted.settings;
         egui::Grid::new("settings")
@@ -1020,11 +1070,20 @@ pub fn demo_db_path() -> std::path::PathBuf {
     crate::store::default_db_path().with_file_name("demo.sqlite3")
 }
 
-/// The callback server's settings from the environment, when a management token is set.
+/// The callback server's settings, when a management token is set (in the environment or
+/// saved on the Account page).
 fn server_from_env() -> Option<ServerConfig> {
-    let token = std::env::var("SMARTCAR_MANAGEMENT_TOKEN").ok()?;
+    let paths = account::AccountPaths::from_env();
+    let saved = crate::account::SavedSettings::load(&crate::account::SavedSettings::path_beside(
+        &paths.secrets,
+    ));
+    let account = crate::account::Account::new(
+        crate::account::AccountConfig::load(&saved),
+        crate::account::secrets::SecretStore::at(&paths.secrets),
+    );
+    let token = account.management_token().ok()?;
     Some(ServerConfig {
-        token: crate::smartcar::ManagementToken::new(&token)?,
+        token: crate::smartcar::ManagementToken::new(token.expose())?,
         listen: std::env::var("FLEETDASH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into()),
     })
 }
@@ -1069,7 +1128,9 @@ pub fn run() -> anyhow::Result<()> {
             });
             let backend = factory(persisted.settings.demo);
             Ok(Box::new(
-                FleetApp::with_state(backend, persisted, wake).with_backend_factory(factory),
+                FleetApp::with_state(backend, persisted, wake)
+                    .with_backend_factory(factory)
+                    .with_account(account::AccountPaths::from_env()),
             ))
         }),
     )

@@ -47,6 +47,8 @@ pub enum Query {
         /// About the plot's width in pixels.
         buckets: usize,
     },
+    /// When the last delivery and the last verify challenge arrived.
+    Reachability,
     /// A vehicle's positions in a window (the map's trail).
     Trail {
         /// Whose.
@@ -89,6 +91,8 @@ pub enum Answer {
     Vehicle(String, Result<VehicleDetails, String>),
     /// A plot window: the query it answers and its points (x in seconds).
     Series(Query, Result<Vec<[f64; 2]>, String>),
+    /// Last delivery and last verify challenge (ms).
+    Reachability(Option<i64>, Option<i64>),
     /// A trail: the query it answers and its points (latitude, longitude).
     Trail(Query, Result<Vec<(f64, f64)>, String>),
 }
@@ -201,6 +205,18 @@ fn answer(conn: &Connection, query: Query) -> Answer {
         } => {
             let points = data::battery_series(conn, vehicle, from_ms, to_ms, buckets);
             Answer::Series(query, points.map_err(text))
+        }
+        Query::Reachability => {
+            let last = |outcome: &str| -> Option<i64> {
+                conn.query_row(
+                    "SELECT max(received_at) FROM deliveries WHERE (outcome = 'verify') = (?1 = 'verify')",
+                    [outcome],
+                    |r| r.get(0),
+                )
+                .ok()
+                .flatten()
+            };
+            Answer::Reachability(last("parsed"), last("verify"))
         }
         Query::Trail {
             ref vehicle,

@@ -1,0 +1,593 @@
+//! The Account page: the Smartcar application's settings (secrets go to the secret store,
+//! and the page says where), signing in with Smartcar Connect, the logins and their expiry,
+//! the vehicles' subscriptions and re-connection, "Refresh now", and whether Smartcar can
+//! reach the callback. Every operation runs on a thread of its own; the page shows its
+//! progress and outcome in plain words.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use egui::{Color32, RichText};
+
+use super::data::VehicleRow;
+use crate::account::secrets::SecretStore;
+use crate::account::{Account, AccountConfig, Grant, SavedSettings};
+use crate::domain::time::now_ms;
+use crate::server::oauth::LoginWaiters;
+use crate::smartcar::client::Secret;
+
+/// Where the account's files live.
+#[derive(Debug, Clone)]
+pub struct AccountPaths {
+    /// The secret file.
+    pub secrets: PathBuf,
+}
+
+impl AccountPaths {
+    /// `FLEETDASH_SECRETS`, else the platform's config directory.
+    pub fn from_env() -> Self {
+        AccountPaths {
+            secrets: std::env::var_os("FLEETDASH_SECRETS")
+                .map(PathBuf::from)
+                .unwrap_or_else(SecretStore::default_path),
+        }
+    }
+
+    fn settings(&self) -> PathBuf {
+        SavedSettings::path_beside(&self.secrets)
+    }
+}
+
+/// An operation under way.
+struct Job {
+    what: String,
+    /// The Connect page to open, while a sign-in waits for it.
+    url: Arc<Mutex<Option<String>>>,
+    outcome: Arc<Mutex<Option<Result<String, String>>>>,
+}
+
+/// The page's state.
+pub struct AccountView {
+    paths: AccountPaths,
+    form: SavedSettings,
+    client_secret: String,
+    management_token: String,
+    grants: Vec<Grant>,
+    job: Option<Job>,
+    message: Option<(bool, String)>,
+    /// Open the system browser on Connect's page (tests turn it off).
+    pub open_browser: bool,
+    loaded: bool,
+}
+
+impl AccountView {
+    /// The page for the files in `paths`.
+    pub fn new(paths: AccountPaths) -> Self {
+        AccountView {
+            form: SavedSettings::load(&paths.settings()),
+            paths,
+            client_secret: String::new(),
+            management_token: String::new(),
+            grants: Vec::new(),
+            job: None,
+            message: None,
+            open_browser: true,
+            loaded: false,
+        }
+    }
+
+    fn account(&self) -> Account {
+        Account::new(
+            AccountConfig::load(&self.form),
+            SecretStore::at(&self.paths.secrets),
+        )
+    }
+
+    /// The logins as last read.
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
+    }
+
+    /// The last outcome: (succeeded, sentence).
+    pub fn message(&self) -> Option<&(bool, String)> {
+        self.message.as_ref()
+    }
+
+    /// The Connect page a waiting sign-in shows.
+    pub fn login_url(&self) -> Option<String> {
+        self.job
+            .as_ref()
+            .and_then(|j| j.url.lock().ok().and_then(|u| u.clone()))
+    }
+
+    /// True while an operation runs.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The form, to fill it in as a user would.
+    pub fn form_mut(&mut self) -> &mut SavedSettings {
+        &mut self.form
+    }
+
+    /// Sets the secrets as typed in the form.
+    pub fn type_secrets(&mut self, client_secret: &str, management_token: &str) {
+        self.client_secret = client_secret.to_owned();
+        self.management_token = management_token.to_owned();
+    }
+
+    fn reload_grants(&mut self) {
+        match self.account().grants() {
+            Ok(grants) => self.grants = grants,
+            Err(error) => self.message = Some((false, error.to_string())),
+        }
+    }
+
+    /// Runs `work` on a thread of its own with a small runtime; `wake` repaints.
+    fn start<F, Fut>(&mut self, what: &str, wake: Arc<dyn Fn() + Send + Sync>, work: F)
+    where
+        F: FnOnce(Account, Arc<Mutex<Option<String>>>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<String>>,
+    {
+        if self.job.is_some() {
+            return;
+        }
+        let job = Job {
+            what: what.to_owned(),
+            url: Arc::default(),
+            outcome: Arc::default(),
+        };
+        let (url, outcome) = (job.url.clone(), job.outcome.clone());
+        let account = self.account();
+        let spawned = std::thread::Builder::new()
+            .name("fleetdash-account".into())
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| rt.block_on(work(account, url)));
+                if let Ok(mut o) = outcome.lock() {
+                    *o = Some(result.map_err(|e| format!("{e:#}")));
+                }
+                wake();
+            });
+        match spawned {
+            Ok(_) => {
+                self.message = None;
+                self.job = Some(job);
+            }
+            Err(error) => self.message = Some((false, format!("Could not start: {error}"))),
+        }
+    }
+
+    fn collect(&mut self) -> bool {
+        let Some(job) = &self.job else { return false };
+        let outcome = job.outcome.lock().ok().and_then(|mut o| o.take());
+        let Some(outcome) = outcome else { return false };
+        self.message = Some(match outcome {
+            Ok(text) => (true, text),
+            Err(why) => (false, why),
+        });
+        self.job = None;
+        self.reload_grants();
+        true
+    }
+
+    /// Draws the page. Returns true when an operation finished (the data may have changed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        fleet: &[VehicleRow],
+        db: &Path,
+        server: Option<LoginWaiters>,
+        callback: Option<&str>,
+        reachability: (Option<i64>, Option<i64>),
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> bool {
+        if !self.loaded {
+            self.loaded = true;
+            self.reload_grants();
+        }
+        let finished = self.collect();
+        self.status_ui(ui);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.application_ui(ui, &wake);
+            ui.separator();
+            self.logins_ui(ui, db, server.clone(), &wake);
+            ui.separator();
+            self.vehicles_ui(ui, fleet, db, server, &wake);
+            ui.separator();
+            self.reachability_ui(ui, callback, reachability, &wake);
+        });
+        if self.job.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        finished
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui) {
+        if let Some(job) = &self.job {
+            ui.horizontal_wrapped(|ui| {
+                ui.spinner();
+                ui.label(format!("{}...", job.what));
+            });
+            if let Some(url) = job.url.lock().ok().and_then(|u| u.clone()) {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Waiting for Smartcar Connect in your browser. If no page opened:");
+                    ui.hyperlink_to("open Smartcar Connect", url);
+                });
+            }
+        }
+        if let Some((ok, text)) = &self.message {
+            let color = if *ok {
+                Color32::from_rgb(60, 160, 90)
+            } else {
+                Color32::from_rgb(200, 60, 60)
+            };
+            ui.label(RichText::new(text).color(color));
+        }
+    }
+
+    fn application_ui(&mut self, ui: &mut egui::Ui, wake: &Arc<dyn Fn() + Send + Sync>) {
+        ui.heading("Smartcar application");
+        ui.label(
+            RichText::new(
+                "From the Smartcar Dashboard (dashboard.smartcar.com > Configuration and \
+                 Webhooks). Environment variables (SMARTCAR_CLIENT_ID, ...) win over these.",
+            )
+            .weak(),
+        );
+        let account = self.account();
+        let has_secret = account.has_client_secret();
+        let has_amt = account.has_management_token();
+        egui::Grid::new("application")
+            .num_columns(2)
+            .spacing([12.0, 6.0])
+            .show(ui, |ui| {
+                ui.label("Client id");
+                ui.add(egui::TextEdit::singleline(&mut self.form.client_id).desired_width(360.0));
+                ui.end_row();
+                ui.label("Client secret");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.client_secret)
+                        .password(true)
+                        .hint_text(if has_secret {
+                            "stored (type to replace)"
+                        } else {
+                            ""
+                        })
+                        .desired_width(360.0),
+                );
+                ui.end_row();
+                ui.label("Management token");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.management_token)
+                        .password(true)
+                        .hint_text(if has_amt {
+                            "stored (type to replace)"
+                        } else {
+                            ""
+                        })
+                        .desired_width(360.0),
+                );
+                ui.end_row();
+                ui.label("Webhook id");
+                ui.add(egui::TextEdit::singleline(&mut self.form.webhook_id).desired_width(360.0));
+                ui.end_row();
+                ui.label("Redirect URI");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.form.redirect_uri)
+                        .hint_text(crate::account::DEFAULT_REDIRECT_URI)
+                        .desired_width(360.0),
+                );
+                ui.end_row();
+                ui.label("Mode");
+                ui.horizontal(|ui| {
+                    for mode in ["live", "test", "simulated"] {
+                        let chosen =
+                            self.form.mode == mode || (self.form.mode.is_empty() && mode == "live");
+                        if ui.selectable_label(chosen, mode).clicked() {
+                            self.form.mode = mode.into();
+                        }
+                    }
+                });
+                ui.end_row();
+            });
+        egui::CollapsingHeader::new("Smartcar's addresses (for a simulator)").show(ui, |ui| {
+            egui::Grid::new("endpoints").num_columns(2).show(ui, |ui| {
+                for (label, value, default) in [
+                    (
+                        "Connect",
+                        &mut self.form.connect_url,
+                        "https://connect.smartcar.com",
+                    ),
+                    (
+                        "Tokens",
+                        &mut self.form.auth_url,
+                        "https://auth.smartcar.com",
+                    ),
+                    (
+                        "Vehicle API",
+                        &mut self.form.api_url,
+                        "https://api.smartcar.com",
+                    ),
+                ] {
+                    ui.label(label);
+                    ui.add(
+                        egui::TextEdit::singleline(value)
+                            .hint_text(default)
+                            .desired_width(360.0),
+                    );
+                    ui.end_row();
+                }
+            });
+        });
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .add_enabled(self.job.is_none(), egui::Button::new("Save"))
+                .clicked()
+            {
+                let form = self.form.clone();
+                let path = self.paths.settings();
+                let secret = std::mem::take(&mut self.client_secret);
+                let amt = std::mem::take(&mut self.management_token);
+                self.start("Saving", wake.clone(), move |account, _| async move {
+                    form.save(&path)?;
+                    let secret = (!secret.trim().is_empty()).then(|| Secret::new(secret.trim()));
+                    let amt = (!amt.trim().is_empty()).then(|| Secret::new(amt.trim()));
+                    account.store_app_secrets(secret.as_ref(), amt.as_ref())?;
+                    Ok(format!(
+                        "Saved. Secrets are kept {}.",
+                        account.secrets.describe()
+                    ))
+                });
+            }
+            ui.label(
+                RichText::new(format!("Secrets are kept {}.", account.secrets.describe())).weak(),
+            );
+        });
+    }
+
+    fn logins_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        db: &Path,
+        server: Option<LoginWaiters>,
+        wake: &Arc<dyn Fn() + Send + Sync>,
+    ) {
+        ui.heading("Logins");
+        if self.grants.is_empty() {
+            ui.label("No car owner has signed in yet.");
+        }
+        let now = now_ms();
+        let mut forget = None;
+        for grant in &self.grants {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "Signed in {}: {} vehicle(s)",
+                    super::vehicle::local_time_ms(grant.created_at_ms),
+                    grant.vehicle_ids.len()
+                ));
+                match grant.expiry_warning(now) {
+                    Some(warning) => {
+                        ui.colored_label(Color32::from_rgb(210, 160, 40), warning);
+                    }
+                    None => {
+                        ui.label(
+                            RichText::new(format!(
+                                "(valid until {})",
+                                super::vehicle::local_time_ms(grant.refresh_expires_ms)
+                            ))
+                            .weak(),
+                        );
+                    }
+                }
+                if ui.small_button("Forget").clicked() {
+                    forget = Some(grant.id.clone());
+                }
+            });
+        }
+        if let Some(id) = forget {
+            if let Err(error) = self.account().remove_grant(&id) {
+                self.message = Some((false, error.to_string()));
+            }
+            self.reload_grants();
+        }
+        let open_browser = self.open_browser;
+        let db = db.to_owned();
+        if ui
+            .add_enabled(self.job.is_none(), egui::Button::new("Sign in with Smartcar"))
+            .on_hover_text("Opens Smartcar Connect in your browser, where a car owner chooses the vehicles to share")
+            .clicked()
+        {
+            self.start("Signing in", wake.clone(), move |account, url| async move {
+                let grant = crate::commands::account::login_with(&account, &db, server, |link| {
+                    if let Ok(mut u) = url.lock() {
+                        *u = Some(link.to_owned());
+                    }
+                    if open_browser {
+                        let _ = open::that_detached(link);
+                    }
+                })
+                .await?;
+                Ok(format!(
+                    "Signed in: {} vehicle(s) connected. Subscribe them below so Smartcar \
+                     sends their data.",
+                    grant.vehicle_ids.len()
+                ))
+            });
+        }
+    }
+
+    fn vehicles_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        fleet: &[VehicleRow],
+        db: &Path,
+        server: Option<LoginWaiters>,
+        wake: &Arc<dyn Fn() + Send + Sync>,
+    ) {
+        ui.heading("Vehicles");
+        let connected: Vec<&VehicleRow> = fleet
+            .iter()
+            .filter(|v| self.grants.iter().any(|g| g.vehicle_ids.contains(&v.id)))
+            .collect();
+        if connected.is_empty() {
+            ui.label("Vehicles appear here once a car owner has signed in.");
+            return;
+        }
+        let idle = self.job.is_none();
+        let mut action: Option<(&'static str, Vec<String>)> = None;
+        egui::Grid::new("account vehicles")
+            .striped(true)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                for v in &connected {
+                    ui.label(&v.name);
+                    match v.subscribed {
+                        Some(true) => {
+                            ui.label("subscribed");
+                            if ui.add_enabled(idle, egui::Button::new("Unsubscribe").small()).clicked() {
+                                action = Some(("unsubscribe", vec![v.id.clone()]));
+                            }
+                        }
+                        _ => {
+                            ui.label(if v.subscribed == Some(false) { "not subscribed" } else { "–" });
+                            if ui.add_enabled(idle, egui::Button::new("Subscribe").small()).clicked() {
+                                action = Some(("subscribe", vec![v.id.clone()]));
+                            }
+                        }
+                    }
+                    if v.needs_reauth {
+                        if ui
+                            .add_enabled(idle, egui::Button::new("Re-connect").small())
+                            .on_hover_text("Its owner changed their password: they sign in again on Smartcar's page")
+                            .clicked()
+                        {
+                            action = Some(("reconnect", vec![v.id.clone()]));
+                        }
+                    } else {
+                        ui.label("");
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(idle, egui::Button::new("Subscribe all"))
+                .clicked()
+            {
+                action = Some(("subscribe", Vec::new()));
+            }
+            if ui
+                .add_enabled(idle, egui::Button::new("Refresh now"))
+                .on_hover_text("Fetch battery, charge and location now through Smartcar's API")
+                .clicked()
+            {
+                action = Some(("poll", Vec::new()));
+            }
+        });
+        let Some((what, ids)) = action else { return };
+        let db = db.to_owned();
+        let open_browser = self.open_browser;
+        match what {
+            "subscribe" => self.start("Subscribing", wake.clone(), move |account, _| async move {
+                let all = ids.is_empty();
+                let n = crate::commands::account::subscribe(&account, &db, &ids, all).await?;
+                Ok(format!(
+                    "Subscribed {n} vehicle(s): Smartcar now sends their data."
+                ))
+            }),
+            "unsubscribe" => self.start(
+                "Unsubscribing",
+                wake.clone(),
+                move |account, _| async move {
+                    let n =
+                        crate::commands::account::unsubscribe(&account, &db, &ids, false).await?;
+                    Ok(format!("Unsubscribed {n} vehicle(s)."))
+                },
+            ),
+            "reconnect" => self.start(
+                "Re-connecting",
+                wake.clone(),
+                move |account, url| async move {
+                    let id = ids.first().cloned().unwrap_or_default();
+                    crate::commands::account::reconnect_with(&account, &db, &id, server, |link| {
+                        if let Ok(mut u) = url.lock() {
+                            *u = Some(link.to_owned());
+                        }
+                        if open_browser {
+                            let _ = open::that_detached(link);
+                        }
+                    })
+                    .await?;
+                    Ok("Re-connected: Smartcar reaches the car again.".into())
+                },
+            ),
+            _ => self.start("Fetching", wake.clone(), move |account, _| async move {
+                let n = crate::commands::account::poll(&account, &db, &[]).await?;
+                Ok(format!("Fetched {n} reading(s) through Smartcar's API."))
+            }),
+        }
+    }
+
+    fn reachability_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        callback: Option<&str>,
+        (last_delivery, last_verify): (Option<i64>, Option<i64>),
+        wake: &Arc<dyn Fn() + Send + Sync>,
+    ) {
+        ui.heading("Can Smartcar reach fleetdash?");
+        ui.label(format!(
+            "Callback server on this machine: {}",
+            callback.unwrap_or(
+                "not running (set the management token above and start fleetdash again)"
+            )
+        ));
+        let ago = |t: Option<i64>| t.map_or("never".to_owned(), super::vehicle::local_time_ms);
+        ui.label(format!(
+            "Last delivery: {} · last verify challenge: {}",
+            ago(last_delivery),
+            ago(last_verify)
+        ));
+        ui.horizontal(|ui| {
+            ui.label("Public address");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.form.public_url)
+                    .hint_text("https://your-host.example/webhooks/smartcar")
+                    .desired_width(380.0),
+            );
+            let ready = self.job.is_none() && self.form.public_url.trim().starts_with("http");
+            if ui
+                .add_enabled(ready, egui::Button::new("Test"))
+                .on_hover_text("Sends a signed challenge there, as Smartcar does, and checks fleetdash's answer")
+                .clicked()
+            {
+                let mut url = self.form.public_url.trim().trim_end_matches('/').to_owned();
+                if !url.ends_with(crate::server::WEBHOOK_PATH) {
+                    url.push_str(crate::server::WEBHOOK_PATH);
+                }
+                let form = self.form.clone();
+                let path = self.paths.settings();
+                self.start("Testing", wake.clone(), move |account, _| async move {
+                    form.save(&path)?;
+                    crate::commands::account::test_reachability(&account, &url).await
+                });
+            }
+        });
+        ui.label(
+            RichText::new(
+                "Smartcar delivers only to a public HTTPS address and gives up after a few \
+                 minutes. Expose the callback with a tunnel (cloudflared, ngrok or Tailscale \
+                 Funnel) to this machine's callback server, or run `fleetdash serve` on an \
+                 always-on host behind HTTPS (Caddy), and enter that address + \
+                 /webhooks/smartcar as the webhook's callback URI in the Smartcar Dashboard.",
+            )
+            .weak(),
+        );
+    }
+}
