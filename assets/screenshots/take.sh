@@ -24,7 +24,8 @@ click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-2}"; }
 shot() { xdotool mousemove 1095 715; sleep 0.5; import -window root "$1.png"; echo "wrote $1.png"; }
 # The window opens at 1100x720 in the corner; the tabs sit at y=87 under the banner.
 tab() { case $1 in fleet) click 30 87;; map) click 81 87;; analytics) click 144 87;;
-  deliveries) click 222 87;; export) click 294 87;; settings) click 361 87;; esac; }
+  deliveries) click 222 87;; export) click 294 87;; account) click 361 87;;
+  settings) click 432 87;; esac; }
 for theme in dark light; do
   if [ $theme = light ]; then tab settings; click 206 149; fi
   tab fleet; shot "fleet-$theme"
@@ -34,5 +35,6 @@ for theme in dark light; do
   tab analytics; shot "analytics-$theme"
   tab deliveries; shot "deliveries-$theme"
   tab export; shot "export-$theme"
+  tab account; shot "account-$theme"
   tab settings; shot "settings-$theme"
 done

@@ -496,7 +496,7 @@ impl FleetApp {
                         .strong()
                         .color(Color32::from_rgb(180, 120, 0)),
                 );
-                ui.label("To follow real cars, set SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET and SMARTCAR_MANAGEMENT_TOKEN and leave demo mode.");
+                ui.label("To follow real cars, enter your Smartcar application on the Account page, then leave demo mode.");
                 if self.make_backend.is_some() && ui.button("Leave demo mode").clicked() {
                     switch_to = Some(false);
                 }
