@@ -230,4 +230,22 @@ fn the_account_page_saves_signs_in_subscribes_refreshes_and_tests_the_callback()
     let (ok, text) = message(harness.state()).unwrap();
     assert!(ok, "{text}");
     assert!(text.contains("deliveries will get through"), "{text}");
+
+    // The automatic fetch starts once chosen, and then waits its period.
+    harness
+        .state_mut()
+        .account_view_mut()
+        .unwrap()
+        .form_mut()
+        .poll_minutes = 15;
+    step_until(&mut harness, "the automatic fetch", |app| {
+        message(app).is_some_and(|(_, t)| t.contains("every 15 min"))
+    });
+    for _ in 0..20 {
+        harness.step();
+    }
+    assert!(
+        !harness.state().account_view().unwrap().busy(),
+        "not again before 15 minutes"
+    );
 }

@@ -414,3 +414,15 @@ async fn while_another_connection_holds_the_database_deliveries_get_503_and_noth
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[tokio::test]
+async fn the_oauth_callback_answers_a_redirect_no_login_is_waiting_for_with_a_plain_page() {
+    let server = TestServer::start().await;
+    let response = reqwest::get(server.url("/oauth/callback?code=c&state=nobody-asked"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Not connected"), "{page}");
+    assert!(page.contains("did not send"), "{page}");
+}

@@ -78,6 +78,8 @@ pub struct SavedSettings {
     pub auth_url: String,
     /// The Vehicle API's origin (empty: Smartcar's).
     pub api_url: String,
+    /// Fetch every vehicle through the API this often while the app runs (0: never).
+    pub poll_minutes: u32,
 }
 
 impl SavedSettings {

@@ -58,6 +58,8 @@ pub struct AccountView {
     /// Open the system browser on Connect's page (tests turn it off).
     pub open_browser: bool,
     loaded: bool,
+    /// When the last automatic fetch started.
+    last_poll: Option<std::time::Instant>,
 }
 
 impl AccountView {
@@ -73,6 +75,7 @@ impl AccountView {
             message: None,
             open_browser: true,
             loaded: false,
+            last_poll: None,
         }
     }
 
@@ -114,6 +117,32 @@ impl AccountView {
     pub fn type_secrets(&mut self, client_secret: &str, management_token: &str) {
         self.client_secret = client_secret.to_owned();
         self.management_token = management_token.to_owned();
+    }
+
+    /// Starts the automatic fetch when it is due (called every frame, whatever the page).
+    pub fn tick(&mut self, db: &Path, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
+        let finished = self.collect();
+        let minutes = self.form.poll_minutes;
+        if minutes == 0 {
+            return finished;
+        }
+        if !self.loaded {
+            self.loaded = true;
+            self.reload_grants();
+        }
+        let period = std::time::Duration::from_secs(u64::from(minutes) * 60);
+        let due = self.last_poll.is_none_or(|t| t.elapsed() >= period);
+        if due && self.job.is_none() && !self.grants.is_empty() {
+            self.last_poll = Some(std::time::Instant::now());
+            let db = db.to_owned();
+            self.start("Fetching (automatic)", wake, move |account, _| async move {
+                let n = crate::commands::account::poll(&account, &db, &[]).await?;
+                Ok(format!(
+                    "Fetched {n} reading(s) through Smartcar's API (every {minutes} min)."
+                ))
+            });
+        }
+        finished
     }
 
     fn reload_grants(&mut self) {
@@ -489,6 +518,33 @@ impl AccountView {
             {
                 action = Some(("poll", Vec::new()));
             }
+            ui.label("Also fetch every");
+            let before = self.form.poll_minutes;
+            egui::ComboBox::from_id_salt("poll every")
+                .selected_text(match self.form.poll_minutes {
+                    0 => "never".to_owned(),
+                    m => format!("{m} min"),
+                })
+                .show_ui(ui, |ui| {
+                    for minutes in [0, 15, 30, 60, 180] {
+                        let text = if minutes == 0 {
+                            "never".to_owned()
+                        } else {
+                            format!("{minutes} min")
+                        };
+                        ui.selectable_value(&mut self.form.poll_minutes, minutes, text);
+                    }
+                });
+            if self.form.poll_minutes != before {
+                let _ = self.form.save(&self.paths.settings());
+            }
+            ui.label(
+                RichText::new(
+                    "while the app runs (fills gaps when webhooks can't get through; one \
+                     request per vehicle, within Smartcar's limit of about 120 an hour)",
+                )
+                .weak(),
+            );
         });
         let Some((what, ids)) = action else { return };
         let db = db.to_owned();

@@ -293,6 +293,11 @@ impl FleetApp {
         {
             self.request_shown();
         }
+        if let Some(view) = &mut self.account
+            && view.tick(&self.backend.db, self.wake.clone())
+        {
+            self.stale = true;
+        }
         if let Some(result) = self.rename_result.lock().ok().and_then(|mut r| r.take())
             && let Err(problem) = result
         {
