@@ -444,15 +444,13 @@ where
     F: FnOnce(fleetdash::account::Account) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let secrets = std::env::var_os("FLEETDASH_SECRETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(fleetdash::account::secrets::SecretStore::default_path);
+    let paths = fleetdash::ui::account::AccountPaths::from_env();
     let saved = fleetdash::account::SavedSettings::load(
-        &fleetdash::account::SavedSettings::path_beside(&secrets),
+        &fleetdash::account::SavedSettings::path_beside(&paths.secrets),
     );
     let account = fleetdash::account::Account::new(
         fleetdash::account::AccountConfig::load(&saved),
-        fleetdash::account::secrets::SecretStore::at(&secrets),
+        paths.store(),
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

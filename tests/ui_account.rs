@@ -129,9 +129,7 @@ fn the_account_page_saves_signs_in_subscribes_refreshes_and_tests_the_callback()
         persisted,
         Arc::new(|| {}),
     )
-    .with_account(AccountPaths {
-        secrets: secrets.clone(),
-    });
+    .with_account(AccountPaths::file(&secrets));
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1200.0, 900.0))
         .build_ui_state(

@@ -19,17 +19,42 @@ use crate::smartcar::client::Secret;
 /// Where the account's files live.
 #[derive(Debug, Clone)]
 pub struct AccountPaths {
-    /// The secret file.
+    /// The secret file (when no credential store is used), with `account.json` beside it.
     pub secrets: PathBuf,
+    /// Use the OS credential store when one runs.
+    pub keyring: bool,
 }
 
 impl AccountPaths {
-    /// `FLEETDASH_SECRETS`, else the platform's config directory.
+    /// `FLEETDASH_SECRETS` (a file, no credential store), else the platform's credential
+    /// store with a file in the config directory as the fallback.
     pub fn from_env() -> Self {
+        match std::env::var_os("FLEETDASH_SECRETS") {
+            Some(path) => AccountPaths {
+                secrets: PathBuf::from(path),
+                keyring: false,
+            },
+            None => AccountPaths {
+                secrets: SecretStore::default_path(),
+                keyring: true,
+            },
+        }
+    }
+
+    /// Files only, in `secrets` (tests).
+    pub fn file(secrets: &Path) -> Self {
         AccountPaths {
-            secrets: std::env::var_os("FLEETDASH_SECRETS")
-                .map(PathBuf::from)
-                .unwrap_or_else(SecretStore::default_path),
+            secrets: secrets.to_owned(),
+            keyring: false,
+        }
+    }
+
+    /// The secret store these paths describe.
+    pub fn store(&self) -> SecretStore {
+        if self.keyring {
+            SecretStore::platform(&self.secrets)
+        } else {
+            SecretStore::at(&self.secrets)
         }
     }
 
@@ -80,10 +105,7 @@ impl AccountView {
     }
 
     fn account(&self) -> Account {
-        Account::new(
-            AccountConfig::load(&self.form),
-            SecretStore::at(&self.paths.secrets),
-        )
+        Account::new(AccountConfig::load(&self.form), self.paths.store())
     }
 
     /// The logins as last read.

@@ -1082,10 +1082,8 @@ fn server_from_env() -> Option<ServerConfig> {
     let saved = crate::account::SavedSettings::load(&crate::account::SavedSettings::path_beside(
         &paths.secrets,
     ));
-    let account = crate::account::Account::new(
-        crate::account::AccountConfig::load(&saved),
-        crate::account::secrets::SecretStore::at(&paths.secrets),
-    );
+    let account =
+        crate::account::Account::new(crate::account::AccountConfig::load(&saved), paths.store());
     let token = account.management_token().ok()?;
     Some(ServerConfig {
         token: crate::smartcar::ManagementToken::new(token.expose())?,
