@@ -188,4 +188,11 @@ async fn a_refresh_token_past_its_sixty_days_asks_the_owner_to_connect_again() {
     let error = account.access_token(&grant.id).await.unwrap_err();
     let text = error.to_string();
     assert!(text.contains("fleetdash login"), "{text}");
+    // The login is marked dead, and says so.
+    let stored = &account.grants().unwrap()[0];
+    assert!(stored.dead);
+    let warning = stored
+        .expiry_warning(fleetdash::domain::time::now_ms())
+        .unwrap();
+    assert!(warning.contains("sign in again"), "{warning}");
 }

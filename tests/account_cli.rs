@@ -120,6 +120,17 @@ async fn browser(
     decision: &str,
     forge_state: Option<&str>,
 ) -> String {
+    browse(setup, authorize_url, decision, forge_state, true).await
+}
+
+/// [`browser`], choosing every vehicle or none.
+async fn browse(
+    setup: &Setup,
+    authorize_url: &str,
+    decision: &str,
+    forge_state: Option<&str>,
+    choose: bool,
+) -> String {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -133,8 +144,10 @@ async fn browser(
         ("state", forge_state.unwrap_or(&state).to_owned()),
         ("decision", decision.into()),
     ];
-    for v in setup.api.vehicles() {
-        form.push(("vehicle", v.id.clone()));
+    if choose {
+        for v in setup.api.vehicles() {
+            form.push(("vehicle", v.id.clone()));
+        }
     }
     let answer = http
         .post(format!("{}/oauth/authorize", setup.origin))
@@ -398,4 +411,65 @@ async fn commands_without_a_login_or_settings_say_what_to_do() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SMARTCAR_CLIENT_ID"));
+}
+
+#[tokio::test]
+async fn connect_errors_reach_the_owner_as_plain_sentences() {
+    // No vehicle chosen.
+    let setup = setup(1).await;
+    let (child, url, logs) = start_login(&setup).await;
+    let page = browse(&setup, &url, "allow", None, false).await;
+    assert!(page.contains("No vehicle was connected"), "{page}");
+    assert!(!wait(child).await.success());
+    assert!(logs.join().unwrap().contains("choose at least one vehicle"));
+
+    // A mode Connect doesn't know: its configuration_error, with what to check.
+    let mut command = setup.command(&["login", "--no-browser"]);
+    command
+        .env("SMARTCAR_MODE", "sandbox")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.contains("/oauth/authorize?"))
+                    .map(str::to_owned)
+            })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = http.get(&url).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let location =
+        answer.headers()["location"]
+            .to_str()
+            .unwrap()
+            .replacen("localhost", "127.0.0.1", 1);
+    let page = http
+        .get(location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("redirect URI registered in the Smartcar Dashboard"),
+        "{page}"
+    );
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SMARTCAR_MODE"));
 }

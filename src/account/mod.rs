@@ -176,6 +176,9 @@ pub struct Grant {
     pub access_expires_ms: i64,
     /// When the refresh token expires (ms): after it, only a new login helps.
     pub refresh_expires_ms: i64,
+    /// Smartcar refused its refresh token: only a new login helps.
+    #[serde(default)]
+    pub dead: bool,
 }
 
 impl Grant {
@@ -198,7 +201,13 @@ impl Grant {
     /// A warning when the refresh token expires soon (or has expired).
     pub fn expiry_warning(&self, now_ms: i64) -> Option<String> {
         let left_ms = self.refresh_expires_ms - now_ms;
-        if left_ms <= 0 {
+        if self.dead {
+            Some(
+                "This login no longer works (Smartcar refused to renew it, for example after \
+                 the owner revoked access): sign in again."
+                    .into(),
+            )
+        } else if left_ms <= 0 {
             Some("This login has expired: sign in again (fleetdash login).".into())
         } else if left_ms < REFRESH_WARNING_MS {
             Some(format!(
@@ -368,6 +377,7 @@ impl Account {
             refresh_token: String::new(),
             access_expires_ms: 0,
             refresh_expires_ms: 0,
+            dead: false,
         };
         grant.set_tokens(&tokens);
         // A later login that reaches the same vehicles replaces the older grant for them.
@@ -407,7 +417,16 @@ impl Account {
             return Ok(tokens.access_token);
         }
         let app = self.application()?;
-        let fresh = self.client.refresh(&app, &tokens.refresh_token).await?;
+        let fresh = match self.client.refresh(&app, &tokens.refresh_token).await {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                if error.needs_reconnect() {
+                    grant.dead = true;
+                    self.save_grant(&grant)?;
+                }
+                return Err(error.into());
+            }
+        };
         grant.set_tokens(&fresh);
         self.save_grant(&grant)?;
         tracing::info!(grant = grant_id, "refreshed the access token");

@@ -415,6 +415,7 @@ impl AccountView {
         }
         let now = now_ms();
         let mut forget = None;
+        let mut sign_in_again = false;
         for grant in &self.grants {
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
@@ -425,6 +426,16 @@ impl AccountView {
                 match grant.expiry_warning(now) {
                     Some(warning) => {
                         ui.colored_label(Color32::from_rgb(210, 160, 40), warning);
+                        if (grant.dead || grant.refresh_expires_ms <= now)
+                            && ui
+                                .add_enabled(
+                                    self.job.is_none(),
+                                    egui::Button::new("Sign in again").small(),
+                                )
+                                .clicked()
+                        {
+                            sign_in_again = true;
+                        }
                     }
                     None => {
                         ui.label(
@@ -449,11 +460,11 @@ impl AccountView {
         }
         let open_browser = self.open_browser;
         let db = db.to_owned();
-        if ui
+        let clicked = ui
             .add_enabled(self.job.is_none(), egui::Button::new("Sign in with Smartcar"))
             .on_hover_text("Opens Smartcar Connect in your browser, where a car owner chooses the vehicles to share")
-            .clicked()
-        {
+            .clicked();
+        if clicked || sign_in_again {
             self.start("Signing in", wake.clone(), move |account, url| async move {
                 let grant = crate::commands::account::login_with(&account, &db, server, |link| {
                     if let Ok(mut u) = url.lock() {
