@@ -1094,12 +1094,18 @@ fn server_from_env() -> Option<ServerConfig> {
 /// Opens the window: demo mode on first start (and until the user leaves it), unless
 /// Smartcar credentials are set.
 pub fn run() -> anyhow::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("fleetdash")
+        .with_app_id("fleetdash")
+        .with_inner_size([1100.0, 720.0])
+        .with_min_inner_size([640.0, 420.0]);
+    if let Ok(icon) =
+        eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icons/fleetdash-256.png"))
+    {
+        viewport = viewport.with_icon(Arc::new(icon));
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("fleetdash")
-            .with_app_id("fleetdash")
-            .with_inner_size([1100.0, 720.0])
-            .with_min_inner_size([640.0, 420.0]),
+        viewport,
         ..Default::default()
     };
     eframe::run_native(
