@@ -35,25 +35,33 @@ fn callback_address(redirect_uri: &str) -> anyhow::Result<(String, String)> {
 /// Signs in with Smartcar Connect: prints the URL (and opens the browser), catches the
 /// redirect on the redirect URI's port, trades the code, stores the grant and its vehicles.
 pub async fn login(account: &Account, db: &Path, open_browser: bool) -> anyhow::Result<Grant> {
-    login_with(account, db, None, |url| {
+    let (grant, names) = login_with(account, db, None, |url| {
         println!("Sign in with Smartcar in your browser: {url}");
         if open_browser && let Err(error) = open::that_detached(url) {
             tracing::debug!(%error, "no browser opened");
             println!("(No browser opened by itself: open the address above.)");
         }
     })
-    .await
+    .await?;
+    println!(
+        "Connected {} vehicle(s): {}",
+        grant.vehicle_ids.len(),
+        names.join(", ")
+    );
+    println!("Secrets are kept {}.", account.secrets.describe());
+    Ok(grant)
 }
 
 /// The login itself. With `server`, the redirect reaches an already running callback server
 /// (the app's); without, a server of its own listens on the redirect URI's port until the
-/// answer comes. `show` gets the Connect URL to open.
+/// answer comes. `show` gets the Connect URL to open. Returns the grant and its vehicles'
+/// names.
 pub async fn login_with(
     account: &Account,
     db: &Path,
     server: Option<LoginWaiters>,
     show: impl FnOnce(&str),
-) -> anyhow::Result<Grant> {
+) -> anyhow::Result<(Grant, Vec<String>)> {
     let app = account.application()?;
     let state = new_state();
     let url = account.client.authorize_url(&app, &state);
@@ -67,13 +75,7 @@ pub async fn login_with(
     };
     let grant = account.complete_login(&code).await?;
     let names = remember_vehicles(account, &grant, db).await?;
-    println!(
-        "Connected {} vehicle(s): {}",
-        grant.vehicle_ids.len(),
-        names.join(", ")
-    );
-    println!("Secrets are kept {}.", account.secrets.describe());
-    Ok(grant)
+    Ok((grant, names))
 }
 
 /// Shows `url` and waits for Connect's redirect carrying `state`: on `server` (a running

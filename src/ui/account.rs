@@ -83,6 +83,11 @@ pub struct AccountView {
     /// Open the system browser on Connect's page (tests turn it off).
     pub open_browser: bool,
     loaded: bool,
+    /// Whether the secrets are stored, and where: read with the logins (not every frame:
+    /// the credential store may be a D-Bus round trip).
+    has_client_secret: bool,
+    has_management_token: bool,
+    store_description: String,
     /// When the last automatic fetch started.
     last_poll: Option<std::time::Instant>,
 }
@@ -100,6 +105,9 @@ impl AccountView {
             message: None,
             open_browser: true,
             loaded: false,
+            has_client_secret: false,
+            has_management_token: false,
+            store_description: String::new(),
             last_poll: None,
         }
     }
@@ -168,7 +176,11 @@ impl AccountView {
     }
 
     fn reload_grants(&mut self) {
-        match self.account().grants() {
+        let account = self.account();
+        self.has_client_secret = account.has_client_secret();
+        self.has_management_token = account.has_management_token();
+        self.store_description = account.secrets.describe();
+        match account.grants() {
             Ok(grants) => self.grants = grants,
             Err(error) => self.message = Some((false, error.to_string())),
         }
@@ -291,9 +303,8 @@ impl AccountView {
             )
             .weak(),
         );
-        let account = self.account();
-        let has_secret = account.has_client_secret();
-        let has_amt = account.has_management_token();
+        let has_secret = self.has_client_secret;
+        let has_amt = self.has_management_token;
         egui::Grid::new("application")
             .num_columns(2)
             .spacing([12.0, 6.0])
@@ -396,9 +407,7 @@ impl AccountView {
                     ))
                 });
             }
-            ui.label(
-                RichText::new(format!("Secrets are kept {}.", account.secrets.describe())).weak(),
-            );
+            ui.label(RichText::new(format!("Secrets are kept {}.", self.store_description)).weak());
         });
     }
 
@@ -466,19 +475,21 @@ impl AccountView {
             .clicked();
         if clicked || sign_in_again {
             self.start("Signing in", wake.clone(), move |account, url| async move {
-                let grant = crate::commands::account::login_with(&account, &db, server, |link| {
-                    if let Ok(mut u) = url.lock() {
-                        *u = Some(link.to_owned());
-                    }
-                    if open_browser {
-                        let _ = open::that_detached(link);
-                    }
-                })
-                .await?;
+                let (grant, names) =
+                    crate::commands::account::login_with(&account, &db, server, |link| {
+                        if let Ok(mut u) = url.lock() {
+                            *u = Some(link.to_owned());
+                        }
+                        if open_browser {
+                            let _ = open::that_detached(link);
+                        }
+                    })
+                    .await?;
                 Ok(format!(
-                    "Signed in: {} vehicle(s) connected. Subscribe them below so Smartcar \
-                     sends their data.",
-                    grant.vehicle_ids.len()
+                    "Signed in: {} vehicle(s) connected ({}). Subscribe them below so \
+                     Smartcar sends their data.",
+                    grant.vehicle_ids.len(),
+                    names.join(", ")
                 ))
             });
         }
