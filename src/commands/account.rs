@@ -315,12 +315,6 @@ fn chosen(account: &Account, ids: &[String], all: bool) -> anyhow::Result<Vec<St
     Ok(ids.to_vec())
 }
 
-fn set_subscribed(db: &Path, id: &str, subscribed: bool) -> anyhow::Result<()> {
-    let conn = store::open(db, &StoreOptions::default())?;
-    store::vehicles::set_subscribed(&conn, id, subscribed)?;
-    Ok(())
-}
-
 /// Subscribes vehicles to the webhook, each with its own grant's access token.
 pub async fn subscribe(
     account: &Account,
@@ -328,32 +322,7 @@ pub async fn subscribe(
     ids: &[String],
     all: bool,
 ) -> anyhow::Result<usize> {
-    let webhook = account.webhook_id()?;
-    let ids = chosen(account, ids, all)?;
-    let mut failed = 0;
-    for id in &ids {
-        let grant = account
-            .grant_for(id)?
-            .with_context(|| format!("{id} is not a connected vehicle"))?;
-        let access = account.access_token(&grant.id).await?;
-        match account.client.subscribe(&access, id, &webhook).await {
-            Ok(()) => {
-                set_subscribed(db, id, true)?;
-                println!("subscribed {id}");
-            }
-            Err(error) => {
-                failed += 1;
-                eprintln!("{id} was not subscribed: {error}");
-            }
-        }
-    }
-    if failed > 0 {
-        bail!(
-            "{failed} of {} vehicle(s) could not be subscribed (see above)",
-            ids.len()
-        );
-    }
-    Ok(ids.len())
+    change_subscriptions(account, db, ids, all, true).await
 }
 
 /// Unsubscribes vehicles (with the application management token, as Smartcar requires).
@@ -363,25 +332,58 @@ pub async fn unsubscribe(
     ids: &[String],
     all: bool,
 ) -> anyhow::Result<usize> {
+    change_subscriptions(account, db, ids, all, false).await
+}
+
+/// Subscribes or unsubscribes each chosen vehicle, recording each success; one vehicle's
+/// failure is reported and the others go on.
+async fn change_subscriptions(
+    account: &Account,
+    db: &Path,
+    ids: &[String],
+    all: bool,
+    subscribe: bool,
+) -> anyhow::Result<usize> {
     let webhook = account.webhook_id()?;
-    let token = account.management_token()?;
+    // Unsubscribing takes the management token; subscribing, each owner's token.
+    let management_token = if subscribe {
+        None
+    } else {
+        Some(account.management_token()?)
+    };
     let ids = chosen(account, ids, all)?;
+    let conn = store::open(db, &StoreOptions::default())?;
+    let verb = if subscribe {
+        "subscribed"
+    } else {
+        "unsubscribed"
+    };
     let mut failed = 0;
     for id in &ids {
-        match account.client.unsubscribe(&token, id, &webhook).await {
+        let result = match &management_token {
+            Some(token) => account.client.unsubscribe(token, id, &webhook).await,
+            None => {
+                let grant = account
+                    .grant_for(id)?
+                    .with_context(|| format!("{id} is not a connected vehicle"))?;
+                let access = account.access_token(&grant.id).await?;
+                account.client.subscribe(&access, id, &webhook).await
+            }
+        };
+        match result {
             Ok(()) => {
-                set_subscribed(db, id, false)?;
-                println!("unsubscribed {id}");
+                store::vehicles::set_subscribed(&conn, id, subscribe)?;
+                println!("{verb} {id}");
             }
             Err(error) => {
                 failed += 1;
-                eprintln!("{id} was not unsubscribed: {error}");
+                eprintln!("{id} was not {verb}: {error}");
             }
         }
     }
     if failed > 0 {
         bail!(
-            "{failed} of {} vehicle(s) could not be unsubscribed (see above)",
+            "{failed} of {} vehicle(s) could not be {verb} (see above)",
             ids.len()
         );
     }

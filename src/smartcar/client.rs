@@ -406,10 +406,7 @@ impl Client {
         vehicle_id: &str,
         webhook_id: &str,
     ) -> Result<(), ApiError> {
-        let url = format!(
-            "{}/v2.0/vehicles/{vehicle_id}/webhooks/{webhook_id}",
-            self.endpoints.api
-        );
+        let url = self.webhook_url(vehicle_id, webhook_id);
         self.call(reqwest::Method::POST, &url, access, None)
             .await
             .map(drop)
@@ -422,13 +419,18 @@ impl Client {
         vehicle_id: &str,
         webhook_id: &str,
     ) -> Result<(), ApiError> {
-        let url = format!(
-            "{}/v2.0/vehicles/{vehicle_id}/webhooks/{webhook_id}",
-            self.endpoints.api
-        );
+        let url = self.webhook_url(vehicle_id, webhook_id);
         self.call(reqwest::Method::DELETE, &url, management_token, None)
             .await
             .map(drop)
+    }
+
+    /// A vehicle's subscription to a webhook: POST subscribes, DELETE unsubscribes.
+    fn webhook_url(&self, vehicle_id: &str, webhook_id: &str) -> String {
+        format!(
+            "{}/v2.0/vehicles/{vehicle_id}/webhooks/{webhook_id}",
+            self.endpoints.api
+        )
     }
 
     /// One authorized request, retried after `retry-after` when rate limited.
