@@ -10,4 +10,5 @@ pub mod server;
 pub mod sim;
 pub mod smartcar;
 pub mod store;
+pub mod sync;
 pub mod ui;

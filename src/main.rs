@@ -164,6 +164,20 @@ enum Command {
         #[arg(long, env = "FLEETDASH_DB")]
         db: Option<PathBuf>,
     },
+    /// Pull what an always-on fleetdash (a relay running `serve` with FLEETDASH_SYNC_TOKEN)
+    /// received since the last sync into the local database.
+    Sync {
+        /// The relay's address, e.g. https://fleet.example.com [default: the one saved in
+        /// the app's Settings].
+        #[arg(long = "from", value_name = "URL")]
+        from: Option<String>,
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+        /// Keep pulling as deliveries reach the relay (long polling) until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Rebuild every derived table from the archive of raw deliveries.
     Reprocess {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -421,6 +435,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("stored {stored} reading(s)");
             Ok(())
         }),
+        Some(Command::Sync { from, db, follow }) => {
+            let paths = fleetdash::ui::account::AccountPaths::from_env();
+            let relay = commands::sync::relay(from.as_deref(), &paths)?;
+            commands::sync::run(relay, db.unwrap_or_else(default_db_path), follow)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Reprocess { db }) => {
             let report = commands::reprocess::run(db.unwrap_or_else(default_db_path))?;
             println!(

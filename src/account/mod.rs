@@ -80,6 +80,9 @@ pub struct SavedSettings {
     pub api_url: String,
     /// Fetch every vehicle through the API this often while the app runs (0: never).
     pub poll_minutes: u32,
+    /// The always-on fleetdash (relay) to pull deliveries from (empty: none). Its token
+    /// lives in the secret store.
+    pub sync_url: String,
 }
 
 impl SavedSettings {

@@ -6,3 +6,4 @@ pub mod reprocess;
 pub mod serve;
 pub mod settings;
 pub mod simulate;
+pub mod sync;

@@ -8,12 +8,17 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
+use crate::server::sync::{SYNC_PATH, SyncApi};
 use crate::server::{AppState, Sink, WEBHOOK_PATH, serve};
 use crate::smartcar::ManagementToken;
 use crate::store::{self, StoreOptions, spawn_writer};
 
 /// Environment variable holding the application management token.
 pub const MANAGEMENT_TOKEN_ENV: &str = "SMARTCAR_MANAGEMENT_TOKEN";
+
+/// Environment variable holding the sync token: set, it turns on the sync API
+/// (`GET /api/v1/deliveries`) for desktops that present it; `fleetdash sync` reads it too.
+pub const SYNC_TOKEN_ENV: &str = "FLEETDASH_SYNC_TOKEN";
 
 /// Settings for `serve`.
 #[derive(Debug, Clone)]
@@ -64,17 +69,30 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         })?;
         let address = listener.local_addr()?;
         warn_if_exposed(address);
+        let sync = SyncApi::new(
+            &std::env::var(SYNC_TOKEN_ENV).unwrap_or_default(),
+            options.db.clone(),
+        );
         let mut stdout = std::io::stdout();
         writeln!(
             stdout,
             "fleetdash listening on http://{address} (webhook path {WEBHOOK_PATH}, database {})",
             options.db.display()
         )?;
+        if sync.is_some() {
+            writeln!(
+                stdout,
+                "sync API on at {SYNC_PATH}: desktops pull with the token in {SYNC_TOKEN_ENV}"
+            )?;
+        }
         stdout.flush()?;
         serve(
             listener,
-            AppState::new(token, Sink::Store(writer)),
-            shutdown_signal(),
+            AppState::with_sync(token, Sink::Store(writer), sync),
+            async {
+                shutdown_signal().await;
+                tracing::info!("shutting down: finishing requests in flight");
+            },
         )
         .await?;
         Ok(())
@@ -94,13 +112,16 @@ fn warn_if_exposed(address: SocketAddr) {
     if !address.ip().is_loopback() {
         tracing::warn!(
             %address,
-            "listening beyond loopback without TLS: Smartcar only delivers to HTTPS, so put \
-             a TLS terminator (Caddy, a tunnel such as cloudflared) in front of this port"
+            "listening beyond loopback: this server speaks plain HTTP, so tokens and deliveries \
+             would cross the network unencrypted, and Smartcar only delivers to HTTPS anyway. \
+             Listen on 127.0.0.1 and put a TLS terminator in front (Caddy, or a tunnel such as \
+             cloudflared); see the README's always-on setup"
         );
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -125,5 +146,4 @@ async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

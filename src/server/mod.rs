@@ -2,17 +2,21 @@
 //! Nothing here knows egui. [`router`] builds the whole app so tests can drive it.
 
 pub mod oauth;
+pub mod sync;
 mod webhook;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::smartcar::ManagementToken;
 use crate::store::WriterHandle;
@@ -23,6 +27,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The path Smartcar posts to.
 pub const WEBHOOK_PATH: &str = "/webhooks/smartcar";
+
+/// Longest a request may take, reading its body included: a caller that trickles bytes
+/// (or never finishes) is cut off with 408 instead of holding a slot forever. Above
+/// Smartcar's own 15 s and the sync API's longest wait.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Most requests handled at once; more wait for a slot (within [`REQUEST_TIMEOUT`]). A
+/// small fleet's deliveries and a few desktops' long polls fit many times over; a flood
+/// does not exhaust memory or file handles.
+pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 
 /// Where accepted deliveries go.
 #[derive(Clone)]
@@ -44,6 +58,10 @@ struct Inner {
     sink: Sink,
     stats: Arc<ServerStats>,
     logins: oauth::LoginWaiters,
+    /// The sync API, when a token was configured.
+    sync: Option<Arc<sync::SyncApi>>,
+    /// Counts stored deliveries: wakes the sync API's long polls.
+    arrivals: tokio::sync::watch::Sender<u64>,
 }
 
 impl axum::extract::FromRef<AppState> for oauth::LoginWaiters {
@@ -83,12 +101,19 @@ impl ServerStats {
 impl AppState {
     /// State for a server that checks signatures with `token` and stores into `sink`.
     pub fn new(token: ManagementToken, sink: Sink) -> Self {
+        Self::with_sync(token, sink, None)
+    }
+
+    /// The same, also serving the archive through the sync API when `sync` is given.
+    pub fn with_sync(token: ManagementToken, sink: Sink, sync: Option<Arc<sync::SyncApi>>) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 token,
                 sink,
                 stats: Arc::new(ServerStats::default()),
                 logins: oauth::LoginWaiters::default(),
+                sync,
+                arrivals: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -110,7 +135,14 @@ pub fn router(state: AppState) -> Router {
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
+        .route(sync::SYNC_PATH, get(sync::deliveries))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
+        // Outermost, so time spent waiting for a slot counts too.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(state)
 }
 

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{AppState, Sink};
 use crate::domain::time::now_ms;
 use crate::smartcar::{Webhook, is_plain_challenge, parse_webhook};
+use crate::store::Outcome;
 
 /// Largest unsigned verify body kept in the archive; anyone can send one.
 const MAX_UNSIGNED_NOTE_BYTES: usize = 4096;
@@ -83,6 +84,9 @@ pub(super) async fn receive(
     match writer.ingest(received_at_ms, body, parsed).await {
         Ok(ingested) => {
             state.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
+            if ingested.outcome != Outcome::Duplicate {
+                state.inner.arrivals.send_modify(|n| *n += 1);
+            }
             tracing::info!(
                 kind,
                 vehicles = ingested.vehicles,

@@ -228,6 +228,76 @@ impl<'c> Batch<'c> {
         })
     }
 
+    /// Gives an archived delivery another arrival time (a relay's, when this database
+    /// also received the delivery itself) and re-derives what it stored at the old one:
+    /// values without a timestamp of their own are recorded at arrival, and every copy of
+    /// a fleet's data must show the same rows. Returns whether anything changed.
+    pub fn adopt_arrival(
+        &mut self,
+        delivery_id: i64,
+        received_at_ms: i64,
+    ) -> rusqlite::Result<bool> {
+        let row: Option<(i64, Option<Vec<u8>>)> = self
+            .tx
+            .prepare_cached("SELECT received_at, body FROM deliveries WHERE id = ?1")?
+            .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((old_ms, body)) = row else {
+            return Ok(false);
+        };
+        if old_ms == received_at_ms {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached("UPDATE deliveries SET received_at = ?2 WHERE id = ?1")?
+            .execute(params![delivery_id, received_at_ms])?;
+        let Some(Ok(Webhook::Event(event))) =
+            body.map(|body| crate::smartcar::parse_webhook(&body, received_at_ms))
+        else {
+            return Ok(true);
+        };
+        for sql in [
+            "DELETE FROM readings WHERE delivery_id = ?1 AND recorded_at = ?2",
+            "DELETE FROM vehicle_errors WHERE delivery_id = ?1 AND recorded_at = ?2",
+        ] {
+            self.tx
+                .prepare_cached(sql)?
+                .execute(params![delivery_id, old_ms])?;
+        }
+        for unit in &event.units {
+            let owner: Option<i64> = self
+                .tx
+                .prepare_cached("SELECT delivery_id FROM event_keys WHERE key = ?1")?
+                .query_row([&unit.key], |r| r.get(0))
+                .optional()?;
+            if owner != Some(delivery_id) {
+                continue;
+            }
+            // The seen-times as the remaining readings say; the commit widens them with
+            // the re-derived ones.
+            self.tx
+                .prepare_cached(
+                    "UPDATE vehicles SET
+                       first_seen_at = (SELECT min(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id),
+                       last_seen_at = (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id)
+                     WHERE id = ?1",
+                )?
+                .execute([&unit.vehicle_id])?;
+            if let Some(touch) = self.vehicles.get_mut(&unit.vehicle_id) {
+                touch.first_seen_at = None;
+                touch.last_seen_at = None;
+            }
+            self.store_readings(
+                &unit.vehicle_id,
+                unit.info.as_ref(),
+                &unit.readings,
+                Source::Webhook,
+                Some(delivery_id),
+            )?;
+        }
+        Ok(true)
+    }
+
     /// Stores the units whose keys are new (each key once, even if repeated within the
     /// delivery), attributing them to `delivery_id`.
     pub(crate) fn store_units(

@@ -5,6 +5,7 @@
 //! WAL lets readers and the writer run at once, and `synchronous=FULL` makes a commit
 //! survive a power cut, which is what "acknowledged" promises Smartcar.
 
+pub mod archive;
 pub mod export;
 pub mod ingest;
 pub mod reprocess;

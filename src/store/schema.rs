@@ -111,6 +111,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE vehicles ADD COLUMN subscribed INTEGER;
     "#,
+    // 4: the sync API (a relay serves its archive) and where a desktop's sync left off.
+    r#"
+    -- What the sync API serves: deliveries that carry a body worth deriving from.
+    CREATE INDEX deliveries_served ON deliveries(id) WHERE outcome IN ('parsed', 'quarantined');
+
+    -- One row per relay this database pulls from. `cursor` is the relay's id of the last
+    -- delivery taken; it moves in the same transaction as the deliveries it covers.
+    CREATE TABLE sync_sources (
+        url          TEXT PRIMARY KEY,
+        cursor       INTEGER NOT NULL DEFAULT 0,
+        last_sync_at INTEGER,                  -- ms; the last answer from the relay
+        remaining    INTEGER                   -- the relay's backlog after that answer
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use fleetdash::server::sync::SyncApi;
 use fleetdash::server::{AppState, Sink, WEBHOOK_PATH, serve};
 use fleetdash::smartcar::ManagementToken;
 use fleetdash::store::{self, StoreOptions, spawn_writer};
@@ -56,6 +57,15 @@ impl TestServer {
     }
 
     pub async fn start_with(busy_timeout: Duration) -> Self {
+        Self::start_full(busy_timeout, None).await
+    }
+
+    /// A relay: the same server with the sync API on, behind `sync_token`.
+    pub async fn start_relay(sync_token: &str) -> Self {
+        Self::start_full(Duration::from_secs(5), Some(sync_token)).await
+    }
+
+    async fn start_full(busy_timeout: Duration, sync_token: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("fleetdash.sqlite3");
         let conn = store::open(
@@ -70,9 +80,10 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let sync = sync_token.and_then(|t| SyncApi::new(t, db.clone()));
         tokio::spawn(serve(
             listener,
-            AppState::new(token(), Sink::Store(writer)),
+            AppState::with_sync(token(), Sink::Store(writer), sync),
             async move {
                 let _ = rx.await;
             },

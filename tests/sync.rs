@@ -1,0 +1,452 @@
+//! The sync API and `fleetdash sync`, end to end over real HTTP: a relay (`serve` with a
+//! sync token) receives the simulated fleet's deliveries while the desktop is off; the
+//! desktop pulls them into its own SQLite file and must then export the relay's rows.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use fleetdash::server::sync::SYNC_PATH;
+use fleetdash::sim::deliver::{DeliverOptions, deliver_all};
+use fleetdash::sim::fleet::FleetConfig;
+use fleetdash::sim::schedule::{Delivery, Schedule};
+use fleetdash::smartcar::Format;
+use fleetdash::smartcar::client::Secret;
+use fleetdash::store::{self, ExportFilter, ExportKind, StoreOptions, export_csv};
+use fleetdash::sync::{Event, Progress, Relay, SyncError, apply_page};
+use rusqlite::Connection;
+use tokio::sync::watch;
+
+const SYNC_TOKEN: &str = "relay-sync-token-0123456789";
+const JAN_1_2026: i64 = 1_767_225_600_000;
+
+fn config(seed: u64, vehicles: usize, days: u32) -> FleetConfig {
+    FleetConfig {
+        vehicles,
+        days,
+        seed,
+        start_ms: JAN_1_2026,
+    }
+}
+
+fn fast(url: &str) -> DeliverOptions {
+    DeliverOptions {
+        url: url.to_owned(),
+        concurrency: 8,
+        rate_per_sec: 0.0,
+        speed: 0.0,
+        paced_from_ms: None,
+    }
+}
+
+/// Delivers every delivery to `url` the way Smartcar does; all must be acknowledged.
+async fn deliver(url: &str, deliveries: Vec<Delivery>) {
+    let expected = deliveries.len() as u64;
+    let (summary, _) = deliver_all(deliveries, &token(), &fast(url)).await;
+    assert_eq!(summary.acknowledged, expected, "{summary}");
+}
+
+/// An empty desktop database in a temp dir.
+fn desktop() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desktop.sqlite3");
+    drop(store::open(&db, &StoreOptions::default()).unwrap());
+    (dir, db)
+}
+
+fn relay_client(server: &TestServer, token: &str) -> Relay {
+    Relay::new(&server.url(""), Secret::new(token)).unwrap()
+}
+
+/// One sync until up to date, as `fleetdash sync` does.
+async fn sync_once(relay: &Relay, db: &Path) -> Progress {
+    let mut conn = store::open(db, &StoreOptions::default()).unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    fleetdash::sync::run(relay, &mut conn, false, stop, |_| {})
+        .await
+        .unwrap()
+}
+
+const EVERY_KIND: [ExportKind; 7] = [
+    ExportKind::Battery,
+    ExportKind::Charge,
+    ExportKind::Locations,
+    ExportKind::Sessions,
+    ExportKind::Errors,
+    ExportKind::Daily,
+    ExportKind::Monthly,
+];
+
+/// Every export, parsed back into records.
+fn exports(db: &Path) -> Vec<(ExportKind, Vec<csv::StringRecord>)> {
+    let conn = store::open_read_only(db).unwrap();
+    EVERY_KIND
+        .iter()
+        .map(|&kind| {
+            let mut bytes = Vec::new();
+            export_csv(&conn, kind, &ExportFilter::default(), &mut bytes).unwrap();
+            let records = csv::Reader::from_reader(bytes.as_slice())
+                .records()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            (kind, records)
+        })
+        .collect()
+}
+
+fn assert_same_exports(relay_db: &Path, desktop_db: &Path) {
+    let (relay, desktop) = (exports(relay_db), exports(desktop_db));
+    for ((kind, relay_rows), (_, desktop_rows)) in relay.iter().zip(&desktop) {
+        assert_eq!(
+            relay_rows.len(),
+            desktop_rows.len(),
+            "{kind:?}: row counts differ"
+        );
+        for (i, (r, d)) in relay_rows.iter().zip(desktop_rows).enumerate() {
+            assert_eq!(r, d, "{kind:?} row {i} differs");
+        }
+    }
+}
+
+/// What a sync must reproduce: the served archive (arrival time and bytes) and every
+/// derived table.
+fn dump(db: &Path) -> Vec<String> {
+    let conn = Connection::open(db).unwrap();
+    let mut lines = Vec::new();
+    for sql in [
+        "SELECT received_at, format, kind, event_key, outcome, hex(body) FROM deliveries
+         WHERE outcome IN ('parsed', 'quarantined') ORDER BY received_at, event_key, hex(body)",
+        "SELECT * FROM readings ORDER BY vehicle_id, recorded_at",
+        "SELECT * FROM vehicle_errors ORDER BY vehicle_id, recorded_at, source_path, error_code",
+        "SELECT id, make, model, year, first_seen_at, last_seen_at, needs_reauth, reauth_url FROM vehicles ORDER BY id",
+        "SELECT key FROM event_keys ORDER BY key",
+    ] {
+        let mut statement = conn.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        let rows = statement
+            .query_map([], |row| {
+                let mut line = String::new();
+                for i in 0..columns {
+                    let value: rusqlite::types::Value = row.get(i)?;
+                    // Delivery ids differ between the two files; the rest must not.
+                    if sql.contains("FROM readings") && i == 9
+                        || sql.contains("FROM vehicle_errors") && i == 9
+                    {
+                        continue;
+                    }
+                    line.push_str(&format!("{value:?}|"));
+                }
+                Ok(line)
+            })
+            .unwrap();
+        lines.extend(rows.map(Result::unwrap));
+    }
+    lines
+}
+
+fn fleet(seed: u64, vehicles: usize, days: u32, format: Format) -> Vec<Delivery> {
+    Schedule::new(&config(seed, vehicles, days), format).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_sync_token_configured_the_sync_api_is_404() {
+    let server = TestServer::start().await;
+    server.post_signed(&fixture("v4-vehicle-state.json")).await;
+    let answer = reqwest::Client::new()
+        .get(server.url(SYNC_PATH))
+        .bearer_auth(SYNC_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    let error = relay_client(&server, SYNC_TOKEN)
+        .page(0, 10, 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SyncError::NotEnabled(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("FLEETDASH_SYNC_TOKEN"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_token_gets_401_and_no_data() {
+    let server = TestServer::start_relay(SYNC_TOKEN).await;
+    let body = fixture("v4-vehicle-state.json");
+    assert_eq!(server.post_signed(&body).await.status(), 200);
+    let client = reqwest::Client::new();
+    let url = server.url(SYNC_PATH);
+    let attempts = [
+        None,
+        Some("Bearer wrong".to_owned()),
+        Some(format!("Bearer {SYNC_TOKEN}x")),
+        Some(format!("Bearer {}", &SYNC_TOKEN[..SYNC_TOKEN.len() - 1])),
+        Some(format!("Basic {SYNC_TOKEN}")),
+        Some(SYNC_TOKEN.to_owned()),
+    ];
+    for authorization in attempts {
+        let mut request = client.get(&url);
+        if let Some(value) = &authorization {
+            request = request.header("authorization", value);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{authorization:?}");
+        assert_eq!(answer.headers()["www-authenticate"], "Bearer");
+        let text = answer.text().await.unwrap();
+        assert!(!text.contains("deliveries"), "{text}");
+        assert!(!text.contains("body"), "{text}");
+    }
+    let error = relay_client(&server, "wrong")
+        .page(0, 10, 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SyncError::Unauthorized(_)), "{error:?}");
+    assert!(error.is_permanent());
+
+    // The right token, in any case of "Bearer", gets the delivery byte for byte.
+    let answer = client
+        .get(&url)
+        .header("authorization", format!("bearer {SYNC_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let page = relay_client(&server, SYNC_TOKEN)
+        .page(0, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(page.deliveries.len(), 1);
+    assert_eq!(page.deliveries[0].body().unwrap(), body);
+    assert_eq!(page.remaining, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_bounded_in_arrival_order_and_skip_verify_notes_and_duplicates() {
+    let server = TestServer::start_relay(SYNC_TOKEN).await;
+    assert_eq!(
+        server
+            .post_signed(&fixture("v4-verify.json"))
+            .await
+            .status(),
+        200
+    );
+    let deliveries = fleet(5, 2, 1, Format::V4);
+    let total = deliveries.len() as u64;
+    // One after another, so arrival order is the schedule's order.
+    for delivery in &deliveries {
+        assert_eq!(server.post_signed(&delivery.body).await.status(), 200);
+    }
+    // A retry of the first: stored once, served once.
+    assert_eq!(server.post_signed(&deliveries[0].body).await.status(), 200);
+    let unreadable = br#"{"eventType":"SOMETHING_NEW","data":{}}"#;
+    assert_eq!(server.post_signed(unreadable).await.status(), 200);
+
+    let relay = relay_client(&server, SYNC_TOKEN);
+    let mut bodies = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = relay.page(after, 7, 0).await.unwrap();
+        assert!(page.deliveries.len() <= 7);
+        assert!(page.deliveries.windows(2).all(|w| w[0].id < w[1].id));
+        if page.deliveries.is_empty() {
+            assert_eq!(page.remaining, 0);
+            assert_eq!(page.next, after);
+            break;
+        }
+        assert_eq!(
+            page.remaining,
+            total + 1 - bodies.len() as u64 - page.deliveries.len() as u64
+        );
+        bodies.extend(page.deliveries.iter().map(|d| d.body().unwrap()));
+        after = page.next;
+    }
+    let mut expected: Vec<Vec<u8>> = deliveries.into_iter().map(|d| d.body).collect();
+    expected.push(unreadable.to_vec());
+    assert_eq!(bodies, expected);
+
+    // Out-of-range parameters are clamped or refused plainly, never a crash.
+    let client = reqwest::Client::new();
+    let get = |query: &str| {
+        client
+            .get(format!("{}?{query}", server.url(SYNC_PATH)))
+            .bearer_auth(SYNC_TOKEN)
+            .send()
+    };
+    assert_eq!(get("limit=0").await.unwrap().status(), 200);
+    assert_eq!(get("after=-5&limit=999999").await.unwrap().status(), 200);
+    assert_eq!(get("after=abc").await.unwrap().status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_that_was_off_syncs_and_exports_the_relays_rows_exactly() {
+    let server = TestServer::start_relay(SYNC_TOKEN).await;
+    deliver(&server.webhook_url(), fleet(11, 4, 3, Format::V4)).await;
+    deliver(&server.webhook_url(), fleet(12, 3, 2, Format::V2)).await;
+    let unreadable = br#"{"eventType":"SOMETHING_NEW","data":{}}"#;
+    assert_eq!(server.post_signed(unreadable).await.status(), 200);
+
+    let (_dir, db) = desktop();
+    let progress = sync_once(&relay_client(&server, SYNC_TOKEN), &db).await;
+    assert!(progress.up_to_date);
+    assert_eq!(progress.remaining, 0);
+    assert_eq!(progress.totals.quarantined, 1);
+    assert_eq!(progress.totals.duplicates, 0);
+    let relay_served = count(
+        &server.db(),
+        "SELECT count(*) FROM deliveries WHERE outcome IN ('parsed', 'quarantined')",
+    );
+    assert_eq!(progress.totals.pulled as i64, relay_served);
+    assert!(relay_served > 500, "{relay_served}");
+
+    assert_same_exports(&server.db, &db);
+    assert_eq!(dump(&server.db), dump(&db));
+    let sessions = exports(&db)
+        .into_iter()
+        .find(|(k, _)| *k == ExportKind::Sessions)
+        .unwrap()
+        .1;
+    assert!(sessions.len() >= 4, "{} sessions", sessions.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_and_repeated_syncs_change_nothing() {
+    let server = TestServer::start_relay(SYNC_TOKEN).await;
+    deliver(&server.webhook_url(), fleet(21, 3, 7, Format::V4)).await;
+    let relay = relay_client(&server, SYNC_TOKEN);
+
+    // Stopped after its first page (as by Ctrl-C or the laptop's lid), then resumed.
+    let (_dir, db) = desktop();
+    let mut conn = store::open(&db, &StoreOptions::default()).unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let mut pages = 0;
+    let stopped = fleetdash::sync::run(&relay, &mut conn, true, stop, |event| {
+        if let Event::Progress(_) = event {
+            pages += 1;
+            let _ = stop_tx.send(true);
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(pages, 1);
+    assert!(!stopped.up_to_date);
+    assert!(stopped.remaining > 0, "{stopped:?}");
+    let resumed = sync_once(&relay, &db).await;
+    assert_eq!(
+        resumed.totals.duplicates, 0,
+        "the resumed sync pulled again"
+    );
+    assert_eq!(
+        stopped.totals.pulled + resumed.totals.pulled,
+        count(
+            &server.db(),
+            "SELECT count(*) FROM deliveries WHERE outcome = 'parsed'"
+        ) as u64
+    );
+    let after_first = dump(&db);
+    assert_eq!(after_first, dump(&server.db));
+
+    // Again: nothing to pull, nothing changes.
+    let again = sync_once(&relay, &db).await;
+    assert_eq!(again.totals.pulled, 0);
+    assert_eq!(dump(&db), after_first);
+
+    // A page applied twice (a cursor lost with a restored backup): every delivery is a
+    // duplicate and the tables stay as they were.
+    let page = relay.page(0, 50, 0).await.unwrap();
+    let report = apply_page(&mut conn, relay.url(), &page).unwrap();
+    assert_eq!(report.duplicates, 50);
+    assert_eq!(report.new, 0);
+    assert_eq!(dump(&db), after_first);
+    assert_same_exports(&server.db, &db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_received_both_locally_and_through_the_relay_is_stored_once() {
+    let relay_server = TestServer::start_relay(SYNC_TOKEN).await;
+    let local_server = TestServer::start().await;
+    let deliveries = fleet(31, 3, 2, Format::V4);
+    let half = deliveries.len() / 2;
+    deliver(&relay_server.webhook_url(), deliveries.clone()).await;
+    deliver(&local_server.webhook_url(), deliveries[..half].to_vec()).await;
+
+    let progress = sync_once(&relay_client(&relay_server, SYNC_TOKEN), &local_server.db).await;
+    assert_eq!(progress.totals.duplicates as usize, half);
+    assert_eq!(progress.totals.new as usize, deliveries.len() - half);
+    assert_eq!(
+        count(
+            &local_server.db(),
+            "SELECT count(*) FROM deliveries WHERE outcome = 'parsed'"
+        ) as usize,
+        deliveries.len()
+    );
+    assert_same_exports(&relay_server.db, &local_server.db);
+    // Every copy keeps the relay's arrival time.
+    assert_eq!(dump(&relay_server.db), dump(&local_server.db));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_following_sync_stores_a_new_delivery_within_seconds_through_long_polling() {
+    let server = TestServer::start_relay(SYNC_TOKEN).await;
+    let deliveries = fleet(41, 2, 1, Format::V4);
+    let (first, last) = deliveries.split_at(deliveries.len() - 1);
+    let (first, last) = (first.to_vec(), last.to_vec());
+    let first_len = first.len();
+    deliver(&server.webhook_url(), first).await;
+
+    let (_dir, db) = desktop();
+    let relay = relay_client(&server, SYNC_TOKEN);
+    let (stop_tx, stop) = watch::channel(false);
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let follower = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut conn = store::open(&db, &StoreOptions::default()).unwrap();
+            fleetdash::sync::run(&relay, &mut conn, true, stop, |event| {
+                let _ = events_tx.send(event);
+            })
+            .await
+        })
+    };
+    let caught_up = tokio::task::spawn_blocking(move || {
+        loop {
+            match events.recv_timeout(Duration::from_secs(20)) {
+                Ok(Event::Progress(p)) if p.up_to_date => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(caught_up.await.unwrap(), "the follower never caught up");
+    let parsed = |db: &Path| {
+        count(
+            &Connection::open(db).unwrap(),
+            "SELECT count(*) FROM deliveries WHERE outcome = 'parsed'",
+        )
+    };
+    assert_eq!(parsed(&db) as usize, first_len);
+
+    // The follower is now parked in a long poll (20 s); the delivery must wake it.
+    deliver(&server.webhook_url(), last).await;
+    let db2 = db.clone();
+    let arrived = tokio::task::spawn_blocking(move || {
+        wait_until(Duration::from_secs(8), || {
+            parsed(&db2) as usize == first_len + 1
+        })
+    });
+    assert!(
+        arrived.await.unwrap(),
+        "the new delivery did not arrive within 8 s"
+    );
+
+    stop_tx.send(true).unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), follower)
+        .await
+        .expect("the follower did not stop")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.totals.pulled as usize, deliveries.len());
+    assert_same_exports(&server.db, &db);
+}
