@@ -36,7 +36,7 @@ pub enum SyncError {
     BadUrl(String),
     /// No token to present.
     #[error(
-        "no sync token: set FLEETDASH_SYNC_TOKEN to the token the relay's `fleetdash serve` runs with, or enter it in the app (Settings > Receive data from an always-on fleetdash)"
+        "no sync token: set FLEETDASH_SYNC_TOKEN to the token the relay's `fleetdash serve` runs with"
     )]
     NoToken,
     /// 401 from the relay.
