@@ -74,8 +74,7 @@ pub fn relay(from: Option<&str>, paths: &AccountPaths) -> anyhow::Result<Relay> 
     };
     if url.trim().is_empty() {
         anyhow::bail!(
-            "no relay address: give the always-on fleetdash's address with --from https://fleet.example.com, \
-             or save it in the app (Settings > Receive data from an always-on fleetdash)"
+            "no relay address: give the always-on fleetdash's address with --from https://fleet.example.com"
         );
     }
     let token = env_token
