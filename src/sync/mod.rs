@@ -36,7 +36,7 @@ pub enum SyncError {
     BadUrl(String),
     /// No token to present.
     #[error(
-        "no sync token: set FLEETDASH_SYNC_TOKEN to the token the relay's `fleetdash serve` runs with"
+        "no sync token: enter the token the relay's `fleetdash serve` runs with in the app's Settings (Receive data from an always-on fleetdash), or set FLEETDASH_SYNC_TOKEN"
     )]
     NoToken,
     /// 401 from the relay.

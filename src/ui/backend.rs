@@ -267,8 +267,9 @@ fn run_local(
         set(status, |s| {
             s.note = Some(
                 "No callback server runs here: the app shows what is stored in this \
-                 database. To receive Smartcar's webhooks, set SMARTCAR_MANAGEMENT_TOKEN \
-                 and start fleetdash again, or run `fleetdash serve` on an always-on box."
+                 database. To receive Smartcar's webhooks, enter your application on the \
+                 Account page, or run `fleetdash serve` on an always-on box and connect to \
+                 it in Settings (Receive data from an always-on fleetdash)."
                     .into(),
             )
         });

@@ -9,6 +9,7 @@ pub mod data;
 pub mod export;
 pub mod map;
 pub mod reader;
+pub mod relay;
 pub mod settings;
 pub mod vehicle;
 
@@ -131,6 +132,8 @@ pub struct FleetApp {
     open_delivery: Option<(i64, String)>,
     export: export::ExportView,
     account: Option<account::AccountView>,
+    /// Settings → receive data from an always-on fleetdash, and its live sync.
+    relay: relay::RelayView,
     /// When the last delivery and the last verify challenge arrived.
     reachability: (Option<i64>, Option<i64>),
     tile_url_draft: String,
@@ -179,6 +182,7 @@ impl FleetApp {
             open_delivery: None,
             export: export::ExportView::default(),
             account: None,
+            relay: relay::RelayView::new(None),
             reachability: (None, None),
             tile_url_problem: None,
             stale: false,
@@ -195,9 +199,23 @@ impl FleetApp {
     }
 
     /// Gives the app its Account page, keeping the account's files in `paths`.
+    /// Also starts following the always-on fleetdash saved in Settings, if any.
     pub fn with_account(mut self, paths: account::AccountPaths) -> Self {
+        self.relay = relay::RelayView::new(Some(paths.clone()));
+        self.relay
+            .follow(&self.backend.db, self.backend.demo, self.wake.clone());
         self.account = Some(account::AccountView::new(paths));
         self
+    }
+
+    /// Settings → receive data from an always-on fleetdash.
+    pub fn relay_view(&self) -> &relay::RelayView {
+        &self.relay
+    }
+
+    /// Settings → receive data from an always-on fleetdash.
+    pub fn relay_view_mut(&mut self) -> &mut relay::RelayView {
+        &mut self.relay
     }
 
     /// The Account page.
@@ -532,6 +550,8 @@ impl FleetApp {
                 ));
             }
             (None, None) => match &status.note {
+                // A relay set in Settings supersedes the note about a missing callback.
+                Some(_) if self.relay.status().is_some_and(|s| s.url.is_some()) => {}
                 Some(note) => {
                     ui.label(note);
                 }
@@ -541,6 +561,7 @@ impl FleetApp {
                 }
             },
         });
+        self.relay.banner_ui(ui);
     }
 
     /// Leaves or enters demo mode: a new backend on the other database.
@@ -550,6 +571,8 @@ impl FleetApp {
         };
         self.persisted.settings.demo = demo;
         self.backend = factory(demo);
+        self.relay
+            .follow(&self.backend.db, self.backend.demo, self.wake.clone());
         self.reader = None;
         self.fleet.clear();
         self.fleet_loaded = false;
@@ -999,6 +1022,12 @@ impl FleetApp {
                 });
                 ui.end_row();
             });
+        ui.add_space(12.0);
+        ui.separator();
+        ui.heading("Receive data from an always-on fleetdash");
+        let db = self.backend.db.clone();
+        self.relay
+            .settings_ui(ui, &db, self.backend.demo, self.wake.clone());
     }
 }
 
@@ -1023,7 +1052,7 @@ fn charge_text(plugged: Option<bool>, charging: Option<ChargingState>) -> &'stat
 }
 
 /// "5 min ago" and a colour that turns amber after two hours and red after a day.
-fn staleness(age_ms: i64) -> (String, Color32) {
+pub(crate) fn staleness(age_ms: i64) -> (String, Color32) {
     let minutes = age_ms.max(0) / 60_000;
     let text = if minutes < 1 {
         "just now".to_owned()
