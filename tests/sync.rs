@@ -450,3 +450,165 @@ async fn a_following_sync_stores_a_new_delivery_within_seconds_through_long_poll
     assert_eq!(stopped.totals.pulled as usize, deliveries.len());
     assert_same_exports(&server.db, &db);
 }
+
+/// The desktop sleeps eight hours a night, from `from_hour` (UTC).
+fn asleep(from_hour: i64, at_ms: i64) -> bool {
+    let hour = at_ms.rem_euclid(86_400_000) / 3_600_000;
+    (hour - from_hour).rem_euclid(24) < 8
+}
+
+/// The desktop's callback as Smartcar meets it: asleep eight hours a night. Each attempt
+/// is placed at its simulated time (the event's time plus Smartcar's retry waits, 25, 50
+/// and 100 s) and answered 503 while the desktop sleeps, else passed on to the desktop's
+/// real callback.
+struct SleepyDesktop {
+    from_hour: i64,
+    event_at_ms: std::collections::HashMap<Vec<u8>, i64>,
+    attempts: std::sync::Mutex<std::collections::HashMap<Vec<u8>, usize>>,
+    target: String,
+    http: reqwest::Client,
+}
+
+async fn sleepy_callback(
+    axum::extract::State(gate): axum::extract::State<std::sync::Arc<SleepyDesktop>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let attempt = {
+        let mut attempts = gate.attempts.lock().unwrap();
+        let n = attempts.entry(body.to_vec()).or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    let waited_secs: u64 = fleetdash::sim::deliver::RETRY_DELAYS_SECS[..attempt.min(3)]
+        .iter()
+        .sum();
+    let at_ms = gate.event_at_ms[body.as_ref()] + waited_secs as i64 * 1000;
+    if asleep(gate.from_hour, at_ms) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let answer = gate
+        .http
+        .post(&gate.target)
+        .header("content-type", "application/json")
+        .header("SC-Signature", headers["SC-Signature"].clone())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap()
+}
+
+/// Sessions keyed by vehicle and start, with the rest of the row.
+fn sessions(db: &Path) -> std::collections::BTreeMap<(String, String), csv::StringRecord> {
+    exports(db)
+        .into_iter()
+        .find(|(k, _)| *k == ExportKind::Sessions)
+        .unwrap()
+        .1
+        .into_iter()
+        .map(|r| ((r[0].to_owned(), r[2].to_owned()), r))
+        .collect()
+}
+
+/// A desktop's sessions against the relay's: (lost, misrecorded, spurious).
+fn session_damage(relay_db: &Path, desktop_db: &Path) -> (usize, usize, usize) {
+    let (truth, seen) = (sessions(relay_db), sessions(desktop_db));
+    let lost = truth.keys().filter(|k| !seen.contains_key(*k)).count();
+    let wrong = truth
+        .iter()
+        .filter(|(k, row)| seen.get(*k).is_some_and(|s| s != *row))
+        .count();
+    let spurious = seen.keys().filter(|k| !truth.contains_key(*k)).count();
+    (lost, wrong, spurious)
+}
+
+/// A desktop whose callback sleeps from `from_hour` receives `week` from the simulated
+/// Smartcar; returns the desktop and how many deliveries Smartcar dropped.
+async fn sleepy_desktop(week: &[Delivery], from_hour: i64) -> (TestServer, u64) {
+    let desktop = TestServer::start().await;
+    let gate = std::sync::Arc::new(SleepyDesktop {
+        from_hour,
+        event_at_ms: week.iter().map(|d| (d.body.clone(), d.at_ms)).collect(),
+        attempts: Default::default(),
+        target: desktop.webhook_url(),
+        http: reqwest::Client::new(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gate_url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(
+        axum::serve(
+            listener,
+            axum::Router::new()
+                .route("/", axum::routing::post(sleepy_callback))
+                .with_state(gate),
+        )
+        .into_future(),
+    );
+    // Dropped: every attempt, from the event to the last retry 175 s later, met it asleep.
+    let expected = week
+        .iter()
+        .filter(|d| asleep(from_hour, d.at_ms) && asleep(from_hour, d.at_ms + 175_000))
+        .count() as u64;
+    // Many deliveries wait through every retry: more at once keeps the test short.
+    let options = DeliverOptions {
+        concurrency: 48,
+        ..fast(&gate_url)
+    };
+    let (summary, _) = deliver_all(week.to_vec(), &token(), &options).await;
+    assert_eq!(
+        summary.failed, expected,
+        "dropped after every retry: {summary}"
+    );
+    assert_eq!(summary.acknowledged + summary.failed, week.len() as u64);
+    (desktop, summary.failed)
+}
+
+/// The scenario the relay exists for: a simulated week (5 vehicles) in which the desktop's
+/// own callback is down eight hours every night, while the relay receives everything.
+/// Smartcar (simulated, with its retries) delivers to both. Without the relay the desktop
+/// loses or misrecords charging sessions; after syncing from the relay it has every one,
+/// exactly. Two nights: 23:00 to 07:00 UTC, and 18:00 to 02:00 UTC (a laptop closed when
+/// the office does, in the fleet's time zone, UTC+1). Run with `--nocapture` for the counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_with_the_desktop_asleep_every_night_loses_sessions_without_the_relay_and_none_with_it()
+ {
+    let week = fleet(77, 5, 7, Format::V4);
+    let relay = TestServer::start_relay(SYNC_TOKEN).await;
+    deliver(&relay.webhook_url(), week.clone()).await;
+    let truth = sessions(&relay.db).len();
+    assert!(truth >= 20, "{truth} sessions in the week");
+
+    for from_hour in [23, 18] {
+        let (desktop, dropped) = sleepy_desktop(&week, from_hour).await;
+        assert!(dropped > 0);
+        let (lost, wrong, spurious) = session_damage(&relay.db, &desktop.db);
+        eprintln!(
+            "asleep {from_hour:02}:00-{:02}:00 UTC, desktop alone: Smartcar dropped {dropped} of \
+             {} deliveries; of the week's {truth} charging sessions, {lost} lost, {wrong} \
+             recorded wrong, {spurious} recorded that did not happen",
+            (from_hour + 8) % 24,
+            week.len()
+        );
+        assert!(
+            lost + wrong + spurious > 0,
+            "the nightly gap must cost sessions"
+        );
+
+        // With the relay: the desktop syncs when it wakes up.
+        let progress = sync_once(&relay_client(&relay, SYNC_TOKEN), &desktop.db).await;
+        assert!(progress.up_to_date);
+        assert_eq!(progress.totals.new, dropped);
+        let damage = session_damage(&relay.db, &desktop.db);
+        eprintln!(
+            "asleep {from_hour:02}:00-{:02}:00 UTC, with the relay: {} lost, {} recorded \
+             wrong, {} that did not happen",
+            (from_hour + 8) % 24,
+            damage.0,
+            damage.1,
+            damage.2
+        );
+        assert_eq!(damage, (0, 0, 0));
+        assert_same_exports(&relay.db, &desktop.db);
+    }
+}
