@@ -197,3 +197,34 @@ fn serve_on_a_busy_port_says_so_and_fails() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--listen"), "{stderr}");
 }
+
+/// Starts `serve --listen LISTEN`, returns its stderr once its "listening on" line is out.
+fn stderr_of_serve_on(listen: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = fleetdash()
+        .args(["serve", "--listen", listen, "--db"])
+        .arg(dir.path().join("db.sqlite3"))
+        .env("SMARTCAR_MANAGEMENT_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    // The warning is written before the address; what is on stderr now is all there is.
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn serve_warns_in_words_when_it_listens_beyond_loopback_and_not_on_loopback() {
+    let exposed = stderr_of_serve_on("0.0.0.0:0");
+    assert!(exposed.contains("listening beyond loopback"), "{exposed}");
+    assert!(exposed.contains("unencrypted"), "{exposed}");
+    assert!(exposed.contains("Caddy"), "{exposed}");
+    let local = stderr_of_serve_on("127.0.0.1:0");
+    assert!(!local.contains("beyond loopback"), "{local}");
+}

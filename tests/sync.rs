@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -611,4 +612,112 @@ async fn a_week_with_the_desktop_asleep_every_night_loses_sessions_without_the_r
         assert_eq!(damage, (0, 0, 0));
         assert_same_exports(&relay.db, &desktop.db);
     }
+}
+
+/// `fleetdash sync` as a user runs it, with the token in the environment (or none) and the
+/// saved settings in `secrets`' folder.
+fn sync_cli(from: Option<&str>, token: Option<&str>, db: &Path, secrets: &Path) -> Output {
+    let mut command = fleetdash();
+    command
+        .arg("sync")
+        .arg("--db")
+        .arg(db)
+        .env("FLEETDASH_SECRETS", secrets)
+        .env_remove("FLEETDASH_SYNC_TOKEN")
+        .stdin(std::process::Stdio::null());
+    if let Some(from) = from {
+        command.args(["--from", from]);
+    }
+    if let Some(token) = token {
+        command.env("FLEETDASH_SYNC_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The command against a `serve` process: syncs, repeats with nothing new, refuses wrong
+/// and missing tokens and a relay without the API in words, and after the relay's token is
+/// rotated the old one is refused and the new one (saved as the app saves it) resumes.
+#[test]
+fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_rotation() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let relay_db = dir.path().join("relay.sqlite3");
+    let (_desktop_dir, db) = desktop();
+    let secrets = dir.path().join("config").join("secrets.json");
+    let week = fleet(91, 3, 2, Format::V4);
+    let (before, after) = week.split_at(week.len() / 2);
+    let relay = ServeProcess::start(&relay_db, &[("FLEETDASH_SYNC_TOKEN", SYNC_TOKEN)]);
+    let url = format!("http://{}", relay.addr);
+    runtime.block_on(deliver(&relay.webhook_url(), before.to_vec()));
+
+    let first = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);
+    assert!(first.status.success(), "{}", text(&first));
+    let expected = format!("pulled {} deliveries ({} new", before.len(), before.len());
+    assert!(text(&first).contains(&expected), "{}", text(&first));
+    assert!(text(&first).contains("up to date with"), "{}", text(&first));
+    let again = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);
+    assert!(
+        text(&again).contains("pulled 0 deliveries"),
+        "{}",
+        text(&again)
+    );
+
+    let wrong = sync_cli(Some(&url), Some("not-the-token"), &db, &secrets);
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong).contains("refused the sync token (401)"),
+        "{}",
+        text(&wrong)
+    );
+    let none = sync_cli(Some(&url), None, &db, &secrets);
+    assert!(!none.status.success());
+    assert!(text(&none).contains("no sync token"), "{}", text(&none));
+    assert!(text(&none).contains("Settings"), "{}", text(&none));
+    let nowhere = sync_cli(None, Some(SYNC_TOKEN), &db, &secrets);
+    assert!(!nowhere.status.success());
+    assert!(text(&nowhere).contains("--from"), "{}", text(&nowhere));
+
+    let plain = ServeProcess::start(&dir.path().join("plain.sqlite3"), &[]);
+    let off = sync_cli(
+        Some(&format!("http://{}", plain.addr)),
+        Some(SYNC_TOKEN),
+        &db,
+        &secrets,
+    );
+    assert!(!off.status.success());
+    assert!(text(&off).contains("no sync API (404)"), "{}", text(&off));
+
+    // Rotation: the relay restarts (same address) with a new token; deliveries go on.
+    let addr = relay.addr.to_string();
+    drop(relay);
+    let rotated = "rotated-sync-token-9876543210";
+    let relay = ServeProcess::start_on(&addr, &relay_db, &[("FLEETDASH_SYNC_TOKEN", rotated)]);
+    runtime.block_on(deliver(&relay.webhook_url(), after.to_vec()));
+    let old = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);
+    assert!(
+        text(&old).contains("refused the sync token (401)"),
+        "{}",
+        text(&old)
+    );
+    fleetdash::commands::sync::save_relay(
+        &fleetdash::ui::account::AccountPaths::file(&secrets),
+        &url,
+        Some(&Secret::new(rotated)),
+    )
+    .unwrap();
+    let resumed = sync_cli(None, None, &db, &secrets);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let expected = format!("pulled {} deliveries ({} new", after.len(), after.len());
+    assert!(text(&resumed).contains(&expected), "{}", text(&resumed));
+    drop(relay);
+    assert_same_exports(&relay_db, &db);
+    assert_eq!(dump(&relay_db), dump(&db));
 }

@@ -170,9 +170,14 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(db: &Path, extra_env: &[(&str, &str)]) -> Self {
+        Self::start_on("127.0.0.1:0", db, extra_env)
+    }
+
+    /// Listening on `listen` (a restart on the same address).
+    pub fn start_on(listen: &str, db: &Path, extra_env: &[(&str, &str)]) -> Self {
         let mut command = fleetdash();
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["serve", "--listen", listen, "--db"])
             .arg(db)
             .env("SMARTCAR_MANAGEMENT_TOKEN", TOKEN)
             .stdout(Stdio::piped())
