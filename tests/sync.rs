@@ -721,3 +721,46 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
     assert_same_exports(&relay_db, &db);
     assert_eq!(dump(&relay_db), dump(&db));
 }
+
+/// A desktop's long poll must not hold a relay's shutdown (a restart, an upgrade) back for
+/// the poll's 20 s: it is answered at once, empty, and the relay stops.
+#[test]
+fn stopping_the_relay_answers_a_waiting_long_poll_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = ServeProcess::start(
+        &dir.path().join("relay.sqlite3"),
+        &[
+            ("FLEETDASH_SYNC_TOKEN", SYNC_TOKEN),
+            ("RUST_LOG", "fleetdash::server::sync=debug"),
+        ],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("http://{}{SYNC_PATH}?after=0&wait=25", relay.addr);
+    let poll = runtime.spawn(async move {
+        let answer = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(SYNC_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    });
+    let mut log = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            log.push_str(&relay.stderr_text());
+            log.contains("sync long poll waiting")
+        }),
+        "the poll never started waiting: {log}"
+    );
+    relay.signal(libc::SIGTERM);
+    let status = relay.wait_exit(Duration::from_secs(8));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the relay did not stop promptly"
+    );
+    let (status, body) = runtime.block_on(poll).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let page: fleetdash::server::sync::SyncPage = serde_json::from_str(&body).unwrap();
+    assert!(page.deliveries.is_empty());
+}

@@ -147,7 +147,29 @@ fn the_settings_connect_to_a_relay_follow_it_live_resume_at_the_next_start_and_s
     harness.step();
     harness.step();
     assert!(has_label(&harness, "is not the address of a relay"));
+    harness.state_mut().relay_view_mut().type_relay("", "");
+    harness.get_by_label("Save and connect").click();
+    harness.step();
+    assert!(has_label(
+        &harness,
+        "Enter the address of the always-on fleetdash"
+    ));
     assert!(!read(&settings).contains("fleet.example.com"));
+
+    // Nobody there: said in words, and tried again by itself.
+    harness
+        .state_mut()
+        .relay_view_mut()
+        .type_relay("http://127.0.0.1:9", SYNC_TOKEN);
+    harness.get_by_label("Save and connect").click();
+    step_until(&mut harness, "retrying", Duration::from_secs(20), |app| {
+        matches!(state(app), SyncState::Retrying(_))
+    });
+    assert!(has_label(
+        &harness,
+        "Could not reach the relay at http://127.0.0.1:9"
+    ));
+    assert!(has_label(&harness, "trying again in"));
 
     // A wrong token: the relay's 401 in words, in Settings and in the banner; no data.
     let url = server.url("");
@@ -167,7 +189,10 @@ fn the_settings_connect_to_a_relay_follow_it_live_resume_at_the_next_start_and_s
         "{problem}"
     );
     assert!(has_label(&harness, "refused the sync token"));
-    assert!(has_label(&harness, "stopped"));
+    assert!(has_label(
+        &harness,
+        "Not receiving from the always-on fleetdash"
+    ));
     assert_eq!(parsed(&db), 0);
 
     // The right token: the backlog comes over, and the app shows it.

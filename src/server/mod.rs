@@ -62,6 +62,9 @@ struct Inner {
     sync: Option<Arc<sync::SyncApi>>,
     /// Counts stored deliveries: wakes the sync API's long polls.
     arrivals: tokio::sync::watch::Sender<u64>,
+    /// True once the server is shutting down: long polls answer at once instead of
+    /// holding the shutdown back.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl axum::extract::FromRef<AppState> for oauth::LoginWaiters {
@@ -114,6 +117,7 @@ impl AppState {
                 logins: oauth::LoginWaiters::default(),
                 sync,
                 arrivals: tokio::sync::watch::Sender::new(0),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -153,6 +157,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.inner.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

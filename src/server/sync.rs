@@ -159,11 +159,20 @@ pub(super) async fn deliveries(
 
     // Subscribe before reading, so a delivery committed in between still wakes us.
     let mut arrivals = state.inner.arrivals.subscribe();
+    let mut closing = state.inner.closing.subscribe();
     let mut page = read_page(&api, after, limit).await;
-    if matches!(&page, Ok(p) if p.deliveries.is_empty())
-        && !wait.is_zero()
-        && tokio::time::timeout(wait, arrivals.changed()).await.is_ok()
-    {
+    let woken = async {
+        tokio::select! {
+            changed = arrivals.changed() => changed.is_ok(),
+            // A shutdown answers the empty page now rather than waiting out the poll.
+            _ = closing.wait_for(|closing| *closing) => false,
+        }
+    };
+    let empty = matches!(&page, Ok(p) if p.deliveries.is_empty());
+    if empty && !wait.is_zero() {
+        tracing::debug!(after, wait_secs = wait.as_secs(), "sync long poll waiting");
+    }
+    if empty && !wait.is_zero() && tokio::time::timeout(wait, woken).await.unwrap_or(false) {
         {
             // Deliveries come in bursts (a v4 fleet reports many signals at once): let
             // the burst land so one page carries it rather than one page per delivery.

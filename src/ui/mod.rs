@@ -536,6 +536,16 @@ impl FleetApp {
             self.switch_mode(demo);
         }
         let status = self.backend.status();
+        // A relay set in Settings supersedes the note about a missing callback.
+        let relay_set = self.relay.status().is_some_and(|s| s.url.is_some());
+        let quiet = status.error.is_none()
+            && status.callback.is_none()
+            && status.note.is_some()
+            && relay_set;
+        if quiet {
+            self.relay.banner_ui(ui);
+            return;
+        }
         ui.horizontal_wrapped(|ui| match (&status.error, &status.callback) {
             (Some(error), _) => {
                 ui.colored_label(Color32::from_rgb(200, 60, 60), error);
@@ -550,8 +560,6 @@ impl FleetApp {
                 ));
             }
             (None, None) => match &status.note {
-                // A relay set in Settings supersedes the note about a missing callback.
-                Some(_) if self.relay.status().is_some_and(|s| s.url.is_some()) => {}
                 Some(note) => {
                     ui.label(note);
                 }

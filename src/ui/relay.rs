@@ -55,6 +55,9 @@ pub struct SyncStatus {
     pub remaining: Option<u64>,
     /// Deliveries pulled since the sync started.
     pub pulled: u64,
+    /// The address is plain http to another machine: the token crosses the network in
+    /// the clear.
+    pub in_clear: bool,
 }
 
 /// A change to the saved relay, applied by the sync thread before it starts.
@@ -185,6 +188,7 @@ fn work(
         );
     };
     let relay = Relay::new(&url, token)?;
+    set(status, |s| s.in_clear = relay.sends_token_in_clear());
     let mut conn = store::open(db, &StoreOptions::default()).map_err(|e| {
         anyhow::anyhow!(
             "the database {} could not be opened for the sync: {e}",
@@ -319,7 +323,7 @@ impl RelayView {
             SyncState::Failed(problem) => {
                 ui.colored_label(
                     Color32::from_rgb(200, 60, 60),
-                    format!("Sync from {url} stopped: {problem} (Settings)"),
+                    format!("Not receiving from the always-on fleetdash: {problem} See Settings."),
                 );
             }
         });
@@ -376,6 +380,13 @@ impl RelayView {
             ui.horizontal(|ui| {
                 if ui.button("Save and connect").clicked() {
                     match normalize_url(&self.url_draft) {
+                        Err(_) if self.url_draft.trim().is_empty() => {
+                            self.problem = Some(
+                                "Enter the address of the always-on fleetdash, like \
+                                 https://fleet.example.com"
+                                    .into(),
+                            )
+                        }
                         Ok(url) => {
                             let token = self.token_draft.trim();
                             let token = (!token.is_empty()).then(|| Secret::new(token.to_owned()));
@@ -403,8 +414,9 @@ impl RelayView {
             }
             ui.label(
                 RichText::new(
-                    "The token is kept in your system's credential store. The relay only \
-                     lends its deliveries: your Smartcar tokens never leave it.",
+                    "The token is kept with your other secrets (the system's credential \
+                     store, or a file only you can read). The relay lends its deliveries \
+                     only: your Smartcar tokens never leave it.",
                 )
                 .weak(),
             );
@@ -485,8 +497,18 @@ fn status_ui(ui: &mut egui::Ui, status: &SyncStatus) {
             ui.colored_label(Color32::from_rgb(200, 60, 60), problem);
         }
     }
-    ui.label(match last {
-        Some(last) => format!("Last sync: {last}"),
-        None => "Last sync: never".to_owned(),
-    });
+    if status.url.is_some() && status.state != SyncState::Paused {
+        ui.label(match last {
+            Some(last) => format!("Last sync: {last}"),
+            None => "Last sync: never".to_owned(),
+        });
+    }
+    if status.in_clear {
+        ui.colored_label(
+            Color32::from_rgb(210, 160, 40),
+            "This address is plain http: the sync token and your fleet's data cross the \
+             network unencrypted. Put HTTPS in front of the relay (see the README's \
+             always-on setup) and use its https:// address.",
+        );
+    }
 }
