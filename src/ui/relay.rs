@@ -481,13 +481,13 @@ fn status_ui(ui: &mut egui::Ui, status: &SyncStatus) {
             });
         }
         SyncState::UpToDate => {
+            let pulled = match status.pulled {
+                0 => String::new(),
+                n => format!(" ({n} deliveries pulled since the app started)"),
+            };
             ui.colored_label(
                 Color32::from_rgb(60, 160, 90),
-                format!(
-                    "Up to date ({} pulled since the app started); new deliveries arrive within \
-                     seconds.",
-                    status.pulled
-                ),
+                format!("Up to date{pulled}: new deliveries arrive within seconds."),
             );
         }
         SyncState::Retrying(problem) => {
