@@ -11,11 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::smartcar::ManagementToken;
@@ -29,13 +32,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const WEBHOOK_PATH: &str = "/webhooks/smartcar";
 
 /// Longest a request may take, reading its body included: a caller that trickles bytes
-/// (or never finishes) is cut off with 408 instead of holding a slot forever. Above
+/// (or never finishes) is cut off with 408 instead of holding a slot for long. Above
 /// Smartcar's own 15 s and the sync API's longest wait.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 
-/// Most requests handled at once; more wait for a slot (within [`REQUEST_TIMEOUT`]). A
-/// small fleet's deliveries and a few desktops' long polls fit many times over; a flood
-/// does not exhaust memory or file handles.
+/// Most requests handled at once; one more is answered 503 at once (Smartcar retries it)
+/// rather than queued without bound. A small fleet's deliveries and a few desktops' long
+/// polls fit many times over; a flood does not exhaust memory.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 
 /// Where accepted deliveries go.
@@ -133,19 +136,50 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface.
+/// How much a client may take of the server: time per request and requests at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest a request may take, waiting for a slot and reading its body included.
+    pub request_timeout: Duration,
+    /// Most requests handled at once.
+    pub max_concurrent: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: REQUEST_TIMEOUT,
+            max_concurrent: MAX_CONCURRENT_REQUESTS,
+        }
+    }
+}
+
+/// The whole HTTP surface, with the default [`Limits`].
 pub fn router(state: AppState) -> Router {
+    router_with(state, Limits::default())
+}
+
+/// The whole HTTP surface, with `limits` (tests use short ones).
+pub fn router_with(state: AppState, limits: Limits) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .route(sync::SYNC_PATH, get(sync::deliveries))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
-        // Outermost, so time spent waiting for a slot counts too.
+        // The slots are shared by every route (a global semaphore); with none free, the
+        // request is shed with 503 instead of waiting outside any timeout.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overloaded))
+                .layer(LoadShedLayer::new())
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    limits.max_concurrent.max(1),
+                )),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            limits.request_timeout,
         ))
         .with_state(state)
 }
@@ -165,6 +199,15 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Every slot is taken.
+async fn overloaded(error: tower::BoxError) -> (StatusCode, &'static str) {
+    tracing::warn!(%error, "too many requests at once: answered 503");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many requests at once; try again shortly\n",
+    )
 }
 
 /// 200 when the database takes a durable write now, 503 otherwise.
