@@ -166,6 +166,9 @@ enum Command {
     },
     /// Pull what an always-on fleetdash (a relay running `serve` with FLEETDASH_SYNC_TOKEN)
     /// received since the last sync into the local database.
+    ///
+    /// The token comes from FLEETDASH_SYNC_TOKEN, else from the app's Settings (Receive data
+    /// from an always-on fleetdash), which keep it in the system's credential store.
     Sync {
         /// The relay's address, e.g. https://fleet.example.com [default: the one saved in
         /// the app's Settings].
