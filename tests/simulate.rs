@@ -19,15 +19,8 @@ use fleetdash::smartcar::{Format, Webhook, parse_webhook};
 use fleetdash::store::{self, StoreOptions, spawn_writer};
 use tower::ServiceExt;
 
-const JAN_1_2026: i64 = 1_767_225_600_000;
-
 fn config(seed: u64, vehicles: usize, days: u32) -> FleetConfig {
-    FleetConfig {
-        vehicles,
-        days,
-        seed,
-        start_ms: JAN_1_2026,
-    }
+    fleet_config(seed, vehicles, days)
 }
 
 fn schedule(seed: u64, format: Format) -> Vec<Delivery> {

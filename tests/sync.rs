@@ -11,8 +11,7 @@ use std::time::Duration;
 use common::*;
 use fleetdash::server::sync::SYNC_PATH;
 use fleetdash::sim::deliver::{DeliverOptions, deliver_all};
-use fleetdash::sim::fleet::FleetConfig;
-use fleetdash::sim::schedule::{Delivery, Schedule};
+use fleetdash::sim::schedule::Delivery;
 use fleetdash::smartcar::Format;
 use fleetdash::smartcar::client::Secret;
 use fleetdash::store::{self, ExportFilter, ExportKind, StoreOptions, export_csv};
@@ -21,34 +20,6 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 const SYNC_TOKEN: &str = "relay-sync-token-0123456789";
-const JAN_1_2026: i64 = 1_767_225_600_000;
-
-fn config(seed: u64, vehicles: usize, days: u32) -> FleetConfig {
-    FleetConfig {
-        vehicles,
-        days,
-        seed,
-        start_ms: JAN_1_2026,
-    }
-}
-
-fn fast(url: &str) -> DeliverOptions {
-    DeliverOptions {
-        url: url.to_owned(),
-        concurrency: 8,
-        rate_per_sec: 0.0,
-        speed: 0.0,
-        paced_from_ms: None,
-    }
-}
-
-/// Delivers every delivery to `url` the way Smartcar does; all must be acknowledged.
-async fn deliver(url: &str, deliveries: Vec<Delivery>) {
-    let expected = deliveries.len() as u64;
-    let (summary, _) = deliver_all(deliveries, &token(), &fast(url)).await;
-    assert_eq!(summary.acknowledged, expected, "{summary}");
-}
-
 /// An empty desktop database in a temp dir.
 fn desktop() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -148,7 +119,7 @@ fn dump(db: &Path) -> Vec<String> {
 }
 
 fn fleet(seed: u64, vehicles: usize, days: u32, format: Format) -> Vec<Delivery> {
-    Schedule::new(&config(seed, vehicles, days), format).collect()
+    fleet_deliveries(&fleet_config(seed, vehicles, days), format)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,8 +255,8 @@ async fn pages_are_bounded_in_arrival_order_and_skip_verify_notes_and_duplicates
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desktop_that_was_off_syncs_and_exports_the_relays_rows_exactly() {
     let server = TestServer::start_relay(SYNC_TOKEN).await;
-    deliver(&server.webhook_url(), fleet(11, 4, 3, Format::V4)).await;
-    deliver(&server.webhook_url(), fleet(12, 3, 2, Format::V2)).await;
+    deliver_acknowledged(&server.webhook_url(), fleet(11, 4, 3, Format::V4)).await;
+    deliver_acknowledged(&server.webhook_url(), fleet(12, 3, 2, Format::V2)).await;
     let unreadable = br#"{"eventType":"SOMETHING_NEW","data":{}}"#;
     assert_eq!(server.post_signed(unreadable).await.status(), 200);
 
@@ -315,7 +286,7 @@ async fn a_desktop_that_was_off_syncs_and_exports_the_relays_rows_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_and_repeated_syncs_change_nothing() {
     let server = TestServer::start_relay(SYNC_TOKEN).await;
-    deliver(&server.webhook_url(), fleet(21, 3, 7, Format::V4)).await;
+    deliver_acknowledged(&server.webhook_url(), fleet(21, 3, 7, Format::V4)).await;
     let relay = relay_client(&server, SYNC_TOKEN);
 
     // Stopped after its first page (as by Ctrl-C or the laptop's lid), then resumed.
@@ -370,8 +341,8 @@ async fn a_delivery_received_both_locally_and_through_the_relay_is_stored_once()
     let local_server = TestServer::start().await;
     let deliveries = fleet(31, 3, 2, Format::V4);
     let half = deliveries.len() / 2;
-    deliver(&relay_server.webhook_url(), deliveries.clone()).await;
-    deliver(&local_server.webhook_url(), deliveries[..half].to_vec()).await;
+    deliver_acknowledged(&relay_server.webhook_url(), deliveries.clone()).await;
+    deliver_acknowledged(&local_server.webhook_url(), deliveries[..half].to_vec()).await;
 
     let progress = sync_once(&relay_client(&relay_server, SYNC_TOKEN), &local_server.db).await;
     assert_eq!(progress.totals.duplicates as usize, half);
@@ -395,7 +366,7 @@ async fn a_following_sync_stores_a_new_delivery_within_seconds_through_long_poll
     let (first, last) = deliveries.split_at(deliveries.len() - 1);
     let (first, last) = (first.to_vec(), last.to_vec());
     let first_len = first.len();
-    deliver(&server.webhook_url(), first).await;
+    deliver_acknowledged(&server.webhook_url(), first).await;
 
     let (_dir, db) = desktop();
     let relay = relay_client(&server, SYNC_TOKEN);
@@ -430,7 +401,7 @@ async fn a_following_sync_stores_a_new_delivery_within_seconds_through_long_poll
     assert_eq!(parsed(&db) as usize, first_len);
 
     // The follower is now parked in a long poll (20 s); the delivery must wake it.
-    deliver(&server.webhook_url(), last).await;
+    deliver_acknowledged(&server.webhook_url(), last).await;
     let db2 = db.clone();
     let arrived = tokio::task::spawn_blocking(move || {
         wait_until(Duration::from_secs(8), || {
@@ -554,7 +525,7 @@ async fn sleepy_desktop(week: &[Delivery], from_hour: i64) -> (TestServer, u64) 
     // Many deliveries wait through every retry: more at once keeps the test short.
     let options = DeliverOptions {
         concurrency: 48,
-        ..fast(&gate_url)
+        ..fast_delivery(&gate_url)
     };
     let (summary, _) = deliver_all(week.to_vec(), &token(), &options).await;
     assert_eq!(
@@ -576,7 +547,7 @@ async fn a_week_with_the_desktop_asleep_every_night_loses_sessions_without_the_r
  {
     let week = fleet(77, 5, 7, Format::V4);
     let relay = TestServer::start_relay(SYNC_TOKEN).await;
-    deliver(&relay.webhook_url(), week.clone()).await;
+    deliver_acknowledged(&relay.webhook_url(), week.clone()).await;
     let truth = sessions(&relay.db).len();
     assert!(truth >= 20, "{truth} sessions in the week");
 
@@ -656,7 +627,7 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
     let (before, after) = week.split_at(week.len() / 2);
     let relay = ServeProcess::start(&relay_db, &[("FLEETDASH_SYNC_TOKEN", SYNC_TOKEN)]);
     let url = format!("http://{}", relay.addr);
-    runtime.block_on(deliver(&relay.webhook_url(), before.to_vec()));
+    runtime.block_on(deliver_acknowledged(&relay.webhook_url(), before.to_vec()));
 
     let first = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);
     assert!(first.status.success(), "{}", text(&first));
@@ -700,7 +671,7 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
     drop(relay);
     let rotated = "rotated-sync-token-9876543210";
     let relay = ServeProcess::start_on(&addr, &relay_db, &[("FLEETDASH_SYNC_TOKEN", rotated)]);
-    runtime.block_on(deliver(&relay.webhook_url(), after.to_vec()));
+    runtime.block_on(deliver_acknowledged(&relay.webhook_url(), after.to_vec()));
     let old = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);
     assert!(
         text(&old).contains("refused the sync token (401)"),

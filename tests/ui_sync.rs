@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use fleetdash::sim::deliver::{DeliverOptions, deliver_all};
 use fleetdash::sim::fleet::FleetConfig;
-use fleetdash::sim::schedule::{Delivery, Schedule};
+use fleetdash::sim::schedule::Delivery;
 use fleetdash::smartcar::Format;
 use fleetdash::ui::account::AccountPaths;
 use fleetdash::ui::backend::Backend;
@@ -25,25 +24,10 @@ const SYNC_TOKEN: &str = "ui-relay-sync-token-5k2m";
 
 fn fleet() -> Vec<Delivery> {
     let config = FleetConfig {
-        vehicles: 2,
-        days: 1,
-        seed: 23,
         start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+        ..fleet_config(23, 2, 1)
     };
-    Schedule::new(&config, Format::V4).collect()
-}
-
-async fn deliver(url: &str, deliveries: Vec<Delivery>) {
-    let expected = deliveries.len() as u64;
-    let options = DeliverOptions {
-        url: url.to_owned(),
-        concurrency: 8,
-        rate_per_sec: 0.0,
-        speed: 0.0,
-        paced_from_ms: None,
-    };
-    let (summary, _) = deliver_all(deliveries, &token(), &options).await;
-    assert_eq!(summary.acknowledged, expected, "{summary}");
+    fleet_deliveries(&config, Format::V4)
 }
 
 fn app(db: &Path, secrets: &Path) -> Harness<'static, FleetApp> {
@@ -116,7 +100,7 @@ fn the_settings_connect_to_a_relay_follow_it_live_resume_at_the_next_start_and_s
     let mut deliveries = fleet();
     let last = deliveries.split_off(deliveries.len() - 1);
     let backlog = deliveries.len() as i64;
-    runtime.block_on(deliver(&server.webhook_url(), deliveries));
+    runtime.block_on(deliver_acknowledged(&server.webhook_url(), deliveries));
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("desktop.sqlite3");
@@ -223,7 +207,7 @@ fn the_settings_connect_to_a_relay_follow_it_live_resume_at_the_next_start_and_s
     );
 
     // Live: a delivery reaching the relay is here within seconds (long polling).
-    runtime.block_on(deliver(&server.webhook_url(), last));
+    runtime.block_on(deliver_acknowledged(&server.webhook_url(), last));
     step_until(
         &mut harness,
         "the live delivery",

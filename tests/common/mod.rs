@@ -272,3 +272,43 @@ pub fn v4_state(event_id: &str, vehicle_id: &str, soc: f64, at_ms: i64) -> Vec<u
     .to_string()
     .into_bytes()
 }
+
+/// 2026-01-01T00:00:00Z, where the test fleets start.
+pub const JAN_1_2026: i64 = 1_767_225_600_000;
+
+/// A simulated fleet of `vehicles` over `days` from [`JAN_1_2026`].
+pub fn fleet_config(seed: u64, vehicles: usize, days: u32) -> fleetdash::sim::fleet::FleetConfig {
+    fleetdash::sim::fleet::FleetConfig {
+        vehicles,
+        days,
+        seed,
+        start_ms: JAN_1_2026,
+    }
+}
+
+/// Its deliveries in `format`, in simulated time order.
+pub fn fleet_deliveries(
+    config: &fleetdash::sim::fleet::FleetConfig,
+    format: fleetdash::smartcar::Format,
+) -> Vec<fleetdash::sim::schedule::Delivery> {
+    fleetdash::sim::schedule::Schedule::new(config, format).collect()
+}
+
+/// Delivery as fast as the server answers, 8 at once, retry waits in milliseconds.
+pub fn fast_delivery(url: &str) -> fleetdash::sim::deliver::DeliverOptions {
+    fleetdash::sim::deliver::DeliverOptions {
+        url: url.to_owned(),
+        concurrency: 8,
+        rate_per_sec: 0.0,
+        speed: 0.0,
+        paced_from_ms: None,
+    }
+}
+
+/// Delivers every delivery to `url` the way Smartcar does; all must be acknowledged.
+pub async fn deliver_acknowledged(url: &str, deliveries: Vec<fleetdash::sim::schedule::Delivery>) {
+    let expected = deliveries.len() as u64;
+    let (summary, _) =
+        fleetdash::sim::deliver::deliver_all(deliveries, &token(), &fast_delivery(url)).await;
+    assert_eq!(summary.acknowledged, expected, "{summary}");
+}
