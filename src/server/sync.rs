@@ -171,9 +171,7 @@ pub(super) async fn deliveries(
     let empty = matches!(&page, Ok(p) if p.deliveries.is_empty());
     if empty && !wait.is_zero() {
         tracing::debug!(after, wait_secs = wait.as_secs(), "sync long poll waiting");
-    }
-    if empty && !wait.is_zero() && tokio::time::timeout(wait, woken).await.unwrap_or(false) {
-        {
+        if tokio::time::timeout(wait, woken).await.unwrap_or(false) {
             // Deliveries come in bursts (a v4 fleet reports many signals at once): let
             // the burst land so one page carries it rather than one page per delivery.
             tokio::time::sleep(BURST_GATHER).await;

@@ -95,19 +95,12 @@ impl Worker {
         let spawned = std::thread::Builder::new()
             .name("fleetdash-sync".into())
             .spawn(move || {
-                let state = match work(&paths, &db, change, follow, &shared, wake.as_ref(), stopped)
+                if let Err(error) =
+                    work(&paths, &db, change, follow, &shared, wake.as_ref(), stopped)
                 {
-                    Ok(()) => None,
-                    Err(error) => Some(SyncState::Failed(sentence(&error))),
-                };
-                set(&shared, |s| {
-                    if let Some(state) = state {
-                        s.state = state;
-                    } else if matches!(s.state, SyncState::Retrying(_)) {
-                        s.state = SyncState::UpToDate;
-                    }
-                });
-                wake();
+                    set(&shared, |s| s.state = SyncState::Failed(sentence(&error)));
+                    wake();
+                }
             });
         if let Err(error) = spawned {
             set(&status, |s| {
@@ -266,16 +259,24 @@ impl RelayView {
     /// in demo mode (`demo`) only reads what is saved, since the simulated fleet has a
     /// database of its own.
     pub fn follow(&mut self, db: &Path, demo: bool, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.start(db, demo, None, wake);
+    }
+
+    /// Stops the running sync, then starts one that first saves `change` (if any) and
+    /// follows the saved relay; in demo mode it saves only.
+    fn start(
+        &mut self,
+        db: &Path,
+        demo: bool,
+        change: Option<Change>,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) {
+        // The old sync stops before the new one starts.
         self.worker = None;
-        if let Some(paths) = &self.paths {
-            self.worker = Some(Worker::start(
-                paths.clone(),
-                db.to_owned(),
-                None,
-                !demo,
-                wake,
-            ));
-        }
+        self.worker = self
+            .paths
+            .clone()
+            .map(|paths| Worker::start(paths, db.to_owned(), change, !demo, wake));
     }
 
     /// The sync's status (none without account files).
@@ -393,7 +394,7 @@ impl RelayView {
                             self.problem = None;
                             self.url_draft = url.clone();
                             self.token_draft.clear();
-                            self.restart(&paths, db, demo, Change::Set { url, token }, &wake);
+                            self.start(db, demo, Some(Change::Set { url, token }), wake.clone());
                         }
                         Err(error) => self.problem = Some(sentence(&error)),
                     }
@@ -403,7 +404,7 @@ impl RelayView {
                     self.url_draft.clear();
                     self.token_draft.clear();
                     self.problem = None;
-                    self.restart(&paths, db, demo, Change::Clear, &wake);
+                    self.start(db, demo, Some(Change::Clear), wake.clone());
                 }
             });
             if let Some(problem) = &self.problem {
@@ -421,26 +422,6 @@ impl RelayView {
                 .weak(),
             );
         });
-    }
-
-    /// Saves `change` on the sync thread and follows the result (in demo mode: saves
-    /// only, and the sync starts when the user leaves demo mode).
-    fn restart(
-        &mut self,
-        paths: &AccountPaths,
-        db: &Path,
-        demo: bool,
-        change: Change,
-        wake: &Arc<dyn Fn() + Send + Sync>,
-    ) {
-        self.worker = None;
-        self.worker = Some(Worker::start(
-            paths.clone(),
-            db.to_owned(),
-            Some(change),
-            !demo,
-            wake.clone(),
-        ));
     }
 }
 
