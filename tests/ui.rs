@@ -312,19 +312,24 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
     harness.get_by_label("Save name").click();
     harness.step();
     harness.get_by_label("Back to the fleet").click();
-    // Stored for good: the database says so after the reader's next look.
-    step_until(&mut harness, "the new name from the database", |app| {
-        app.vehicles().iter().any(|v| v.name == "Delivery van 1")
-    });
+    // The list shows the new name at once; the database follows on a background thread,
+    // so wait for the stored row itself, then for the reader's next look to agree.
     let conn = fleetdash::store::open_read_only(&db).unwrap();
-    let name: String = conn
-        .query_row(
+    let stored = |conn: &rusqlite::Connection| -> Option<String> {
+        conn.query_row(
             "SELECT name FROM vehicles WHERE id = ?1",
             [&first.id],
             |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(name, "Delivery van 1");
+        .unwrap()
+    };
+    step_until(&mut harness, "the new name in the database", |_| {
+        stored(&conn).is_some()
+    });
+    assert_eq!(stored(&conn).as_deref(), Some("Delivery van 1"));
+    step_until(&mut harness, "the new name from the database", |app| {
+        app.vehicles().iter().any(|v| v.name == "Delivery van 1")
+    });
 }
 
 #[test]
