@@ -91,11 +91,30 @@ async fn every_acknowledged_delivery_survives_kill_9_mid_load() {
     assert_eq!(integrity, "ok");
 }
 
+#[test]
+fn sigterm_right_after_start_up_stops_gracefully() {
+    // The handlers are in place before "listening on" is printed, so even a signal sent
+    // at once ends in a clean exit, never in death by the default action.
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServeProcess::start(&dir.path().join("fleetdash.sqlite3"), &[]);
+    server.signal(libc::SIGTERM);
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("did not exit");
+    assert!(status.success(), "{status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_delivery_in_flight_then_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fleetdash.sqlite3");
-    let mut server = ServeProcess::start(&db, &[("FLEETDASH_BUSY_TIMEOUT_MS", "10000")]);
+    let mut server = ServeProcess::start(
+        &db,
+        &[
+            ("FLEETDASH_BUSY_TIMEOUT_MS", "60000"),
+            ("RUST_LOG", "fleetdash=debug"),
+        ],
+    );
     // Hold the database so the delivery waits inside the server.
     let locker = rusqlite::Connection::open(&db).unwrap();
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -103,8 +122,15 @@ async fn sigterm_finishes_the_delivery_in_flight_then_exits_0() {
     let url = server.webhook_url();
     let in_flight =
         tokio::spawn(async move { post(&url, &body, Some(&sign(&body))).await.status() });
-    // Give the request time to reach the writer, then ask the server to stop.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the request is on its way to the writer, ask the server to stop.
+    let mut log = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            log.push_str(&server.stderr_text());
+            log.contains("delivery received; storing")
+        }),
+        "the delivery never reached the server: {log}"
+    );
     server.signal(libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
@@ -147,7 +173,7 @@ async fn the_log_has_one_line_per_delivery_and_never_the_token() {
     );
     server.signal(libc::SIGTERM);
     assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
-    let log = server.stderr_text();
+    let log = server.stderr_to_end(Duration::from_secs(10));
     let deliveries = log
         .lines()
         .filter(|l| l.contains(" delivery kind="))

@@ -404,13 +404,14 @@ async fn a_following_sync_stores_a_new_delivery_within_seconds_through_long_poll
     deliver_acknowledged(&server.webhook_url(), last).await;
     let db2 = db.clone();
     let arrived = tokio::task::spawn_blocking(move || {
-        wait_until(Duration::from_secs(8), || {
+        // Under the poll's 20 s, so only a wake-up can make it.
+        wait_until(Duration::from_secs(15), || {
             parsed(&db2) as usize == first_len + 1
         })
     });
     assert!(
         arrived.await.unwrap(),
-        "the new delivery did not arrive within 8 s"
+        "the new delivery did not arrive within 15 s"
     );
 
     stop_tx.send(true).unwrap();

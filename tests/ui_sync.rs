@@ -211,7 +211,7 @@ fn the_settings_connect_to_a_relay_follow_it_live_resume_at_the_next_start_and_s
     step_until(
         &mut harness,
         "the live delivery",
-        Duration::from_secs(8),
+        Duration::from_secs(15),
         |_| parsed(&db) == backlog + 1,
     );
 

@@ -73,6 +73,8 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
             &std::env::var(SYNC_TOKEN_ENV).unwrap_or_default(),
             options.db.clone(),
         );
+        // Before saying "listening": from then on a signal must stop us gracefully.
+        let stop = shutdown_signal();
         let mut stdout = std::io::stdout();
         writeln!(
             stdout,
@@ -90,7 +92,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
             listener,
             AppState::with_sync(token, Sink::Store(writer), sync),
             async {
-                shutdown_signal().await;
+                stop.await;
                 tracing::info!("shutting down: finishing requests in flight");
             },
         )
@@ -120,30 +122,41 @@ fn warn_if_exposed(address: SocketAddr) {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = async {
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled: a signal that arrives between start-up and the first poll then
+/// stops the process gracefully instead of killing it with the default action. Call it
+/// inside the runtime.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            tokio::select! {
+                () = wait_for(interrupt, "Ctrl-C") => {}
+                () = wait_for(terminate, "SIGTERM") => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for(signal: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match signal {
+        Ok(mut signal) => {
+            signal.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for {name}");
+            std::future::pending::<()>().await;
+        }
     }
 }

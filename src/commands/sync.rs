@@ -102,8 +102,9 @@ pub fn run(relay: Relay, db: PathBuf, follow: bool) -> anyhow::Result<Progress> 
         .build()?;
     let progress = runtime.block_on(async {
         let (stop_tx, stop) = watch::channel(false);
+        let signalled = crate::commands::serve::shutdown_signal();
         tokio::spawn(async move {
-            crate::commands::serve::shutdown_signal().await;
+            signalled.await;
             let _ = stop_tx.send(true);
         });
         crate::sync::run(&relay, &mut conn, follow, stop, |event| match event {

@@ -81,6 +81,7 @@ pub(super) async fn receive(
         }
         Sink::Store(writer) => writer,
     };
+    tracing::debug!(kind, "delivery received; storing");
     match writer.ingest(received_at_ms, body, parsed).await {
         Ok(ingested) => {
             state.inner.stats.stored.fetch_add(1, Ordering::Relaxed);

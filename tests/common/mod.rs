@@ -242,6 +242,20 @@ impl ServeProcess {
     pub fn stderr_text(&self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
     }
+
+    /// Everything (else) the process printed on stderr, up to its end: after the process
+    /// exited, the reader thread may still be passing lines on.
+    pub fn stderr_to_end(&self, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines.join("\n")
+    }
 }
 
 impl Drop for ServeProcess {
