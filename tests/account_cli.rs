@@ -90,11 +90,7 @@ async fn setup(vehicles: usize) -> Setup {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(axum::serve(listener, router(api.clone())).into_future());
     // A free port for the login's redirect.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_fixed_port();
     Setup {
         api,
         origin,

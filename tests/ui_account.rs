@@ -3,6 +3,8 @@
 //! Connect page answered by an HTTP client playing the browser), subscribe every vehicle,
 //! refresh now through the API, and test that a callback answers Smartcar's challenge.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,11 +114,7 @@ fn the_account_page_saves_signs_in_subscribes_refreshes_and_tests_the_callback()
         ));
         (origin, callback)
     });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_fixed_port();
     let redirect = format!("http://localhost:{port}/oauth/callback");
 
     let dir = tempfile::tempdir().unwrap();
