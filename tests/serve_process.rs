@@ -123,14 +123,7 @@ async fn sigterm_finishes_the_delivery_in_flight_then_exits_0() {
     let in_flight =
         tokio::spawn(async move { post(&url, &body, Some(&sign(&body))).await.status() });
     // Once the request is on its way to the writer, ask the server to stop.
-    let mut log = String::new();
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            log.push_str(&server.stderr_text());
-            log.contains("delivery received; storing")
-        }),
-        "the delivery never reached the server: {log}"
-    );
+    server.wait_for_log("delivery received; storing", Duration::from_secs(30));
     server.signal(libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(

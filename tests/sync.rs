@@ -717,14 +717,7 @@ fn stopping_the_relay_answers_a_waiting_long_poll_at_once() {
             .unwrap();
         (answer.status().as_u16(), answer.text().await.unwrap())
     });
-    let mut log = String::new();
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            log.push_str(&relay.stderr_text());
-            log.contains("sync long poll waiting")
-        }),
-        "the poll never started waiting: {log}"
-    );
+    relay.wait_for_log("sync long poll waiting", Duration::from_secs(30));
     relay.signal(libc::SIGTERM);
     let status = relay.wait_exit(Duration::from_secs(8));
     assert!(

@@ -260,6 +260,20 @@ impl ServeProcess {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
     }
 
+    /// Waits until the process has logged `text` on stderr; fails with the log so far
+    /// after `limit`.
+    pub fn wait_for_log(&self, text: &str, limit: Duration) {
+        let mut log = String::new();
+        assert!(
+            wait_until(limit, || {
+                log.push_str(&self.stderr_text());
+                log.push('\n');
+                log.contains(text)
+            }),
+            "never logged {text:?}: {log}"
+        );
+    }
+
     /// Everything (else) the process printed on stderr, up to its end: after the process
     /// exited, the reader thread may still be passing lines on.
     pub fn stderr_to_end(&self, limit: Duration) -> String {
