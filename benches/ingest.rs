@@ -114,9 +114,10 @@ async fn load(
     }
 }
 
-/// CPU seconds used so far by each thread of this process, by thread name (Linux only).
-fn thread_cpu_seconds() -> Vec<(String, f64)> {
-    let mut threads: Vec<(String, f64)> = Vec::new();
+/// Time used so far by each group of threads of this process, by thread name (Linux
+/// only): seconds on a core, and seconds runnable but waiting for one.
+fn thread_times() -> Vec<(String, f64, f64)> {
+    let mut threads: Vec<(String, f64, f64)> = Vec::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return threads;
     };
@@ -131,27 +132,74 @@ fn thread_cpu_seconds() -> Vec<(String, f64)> {
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
             + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        match threads.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, total)) => *total += ticks / 100.0,
-            None => threads.push((name, ticks / 100.0)),
+        // schedstat: nanoseconds on a core, nanoseconds waiting on a run queue, slices.
+        let waiting: f64 = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split(' ').nth(1).and_then(|w| w.parse().ok()))
+            .unwrap_or(0.0)
+            / 1e9;
+        match threads.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, cpu, wait)) => {
+                *cpu += ticks / 100.0;
+                *wait += waiting;
+            }
+            None => threads.push((name, ticks / 100.0, waiting)),
         }
     }
     threads.sort_by(|a, b| a.0.cmp(&b.0));
     threads
 }
 
-fn cpu_between(before: &[(String, f64)], after: &[(String, f64)]) -> String {
+fn times_between(before: &[(String, f64, f64)], after: &[(String, f64, f64)]) -> String {
     after
         .iter()
-        .map(|(name, total)| {
-            let earlier = before
+        .filter(|(name, _, _)| name.starts_with("bench-") || name.starts_with("fleetdash"))
+        .map(|(name, cpu, wait)| {
+            let (cpu0, wait0) = before
                 .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0.0, |(_, t)| *t);
-            format!("{name} {:.2}s", total - earlier)
+                .find(|(n, _, _)| n == name)
+                .map_or((0.0, 0.0), |(_, c, w)| (*c, *w));
+            format!(
+                "{name} {:.2}s (+{:.2}s waiting for a core)",
+                cpu - cpu0,
+                wait - wait0
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The writer's own cost, alone on the machine: `count` deliveries committed in
+/// transactions of `batch`, on this thread. Returns (wall, CPU) microseconds per delivery.
+fn writer_alone(count: u64, batch: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conn =
+        store::open(&dir.path().join("alone.sqlite3"), &StoreOptions::default()).expect("db");
+    let deliveries: Vec<_> = (0..count)
+        .map(|n| {
+            let b = body(n);
+            let parsed = fleetdash::smartcar::parse_webhook(&b, 1_700_000_000_000);
+            (b, parsed)
+        })
+        .collect();
+    let cpu = || {
+        // This thread's own CPU time, in seconds.
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split(' ').next().and_then(|c| c.parse::<f64>().ok()))
+            .unwrap_or(0.0)
+            / 1e9
+    };
+    let (cpu0, started) = (cpu(), Instant::now());
+    for chunk in deliveries.chunks(batch) {
+        let mut tx = store::Batch::begin(&mut conn).expect("begin");
+        for (b, parsed) in chunk {
+            tx.ingest(1_700_000_000_000, b, parsed).expect("ingest");
+        }
+        tx.commit().expect("commit");
+    }
+    let per = |seconds: f64| seconds * 1e6 / count as f64;
+    (per(started.elapsed().as_secs_f64()), per(cpu() - cpu0))
 }
 
 fn main() {
@@ -217,15 +265,15 @@ fn main() {
     let mut discard_rates = Vec::new();
     let mut durable_acknowledged = 0;
     for round in 0..rounds {
-        let cpu_before = thread_cpu_seconds();
+        let cpu_before = thread_times();
         let before = writer_stats.stats();
         let first = round as usize * per_round;
         let durable =
             client_runtime.block_on(load(&urls[0], &prepared, first, seconds, concurrency));
         let after = writer_stats.stats();
-        let cpu_durable = thread_cpu_seconds();
+        let cpu_durable = thread_times();
         let discard = client_runtime.block_on(load(&urls[1], &prepared, 0, seconds, concurrency));
-        let cpu_discard = thread_cpu_seconds();
+        let cpu_discard = thread_times();
         durable_acknowledged += durable.acknowledged;
         let transactions = after.transactions - before.transactions;
         println!("round {}:", round + 1);
@@ -252,10 +300,13 @@ fn main() {
                 / 1e4
                 / durable.elapsed.as_secs_f64()
         );
-        println!("  cpu durable : {}", cpu_between(&cpu_before, &cpu_durable));
+        println!(
+            "  cpu durable : {}",
+            times_between(&cpu_before, &cpu_durable)
+        );
         println!(
             "  cpu no store: {}",
-            cpu_between(&cpu_durable, &cpu_discard)
+            times_between(&cpu_durable, &cpu_discard)
         );
         println!("  ratio: {:.2}", durable.rate() / discard.rate());
         durable_rates.push(durable.rate());
@@ -269,6 +320,14 @@ fn main() {
     let stored = stored as u64 - warm.acknowledged;
     let durable = median(&mut durable_rates);
     let discard = median(&mut discard_rates);
+    println!("the writer alone (synchronous=FULL, this thread, nothing else running):");
+    for batch in [1, 22, 64] {
+        let count = if batch == 1 { 2_000 } else { 22_000 };
+        let (wall, cpu) = writer_alone(count, batch);
+        println!(
+            "  {batch:>2} deliveries per commit: {wall:>5.1} µs per delivery, of which {cpu:>5.1} µs on a core"
+        );
+    }
     println!("median of {rounds} rounds:");
     println!(
         "  durable : {durable:>8.0} deliveries/s ({stored} stored, {durable_acknowledged} acknowledged)"
