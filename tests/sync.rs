@@ -626,7 +626,13 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
     let secrets = dir.path().join("config").join("secrets.json");
     let week = fleet(91, 3, 2, Format::V4);
     let (before, after) = week.split_at(week.len() / 2);
-    let relay = ServeProcess::start(&relay_db, &[("FLEETDASH_SYNC_TOKEN", SYNC_TOKEN)]);
+    // Below the ephemeral range, so no outgoing connection can take the address while
+    // the relay restarts on it for the token rotation further down.
+    let relay = ServeProcess::start_on(
+        &format!("127.0.0.1:{}", common::free_fixed_port()),
+        &relay_db,
+        &[("FLEETDASH_SYNC_TOKEN", SYNC_TOKEN)],
+    );
     let url = format!("http://{}", relay.addr);
     runtime.block_on(deliver_acknowledged(&relay.webhook_url(), before.to_vec()));
 
