@@ -299,6 +299,80 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
     step_until(&mut harness, "the vehicle view", |app| {
         app.vehicle_view().details().is_some()
     });
+    // The rename's write waits behind another connection's write lock, so the fleet
+    // answers that come meanwhile still carry the old name.
+    let mut blocker = rusqlite::Connection::open(&db).unwrap();
+    let lock = blocker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    rename(&mut harness, "Delivery van 1");
+    let reads = harness.state().fleet_reads();
+    harness.get_by_label("Back to the fleet").click();
+    step_until(
+        &mut harness,
+        "a fleet answer read before the write",
+        |app| app.fleet_reads() > reads,
+    );
+    assert!(
+        has_label(&harness, "Delivery van 1"),
+        "an answer read before the write brought the old name back"
+    );
+    assert_eq!(stored_name(&db, &first.id), None);
+
+    drop(lock);
+    step_until(&mut harness, "the new name in the database", |_| {
+        stored_name(&db, &first.id).is_some()
+    });
+    assert_eq!(
+        stored_name(&db, &first.id).as_deref(),
+        Some("Delivery van 1")
+    );
+    let reads = harness.state().fleet_reads();
+    step_until(&mut harness, "a fleet answer read after the write", |app| {
+        app.fleet_reads() > reads
+    });
+    assert!(has_label(&harness, "Delivery van 1"));
+
+    // A write that fails (the lock held past the busy timeout) says so in words and
+    // lets the stored name back.
+    let lock = blocker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    harness.get_by_label("Delivery van 1").click();
+    step_until_shown(&mut harness, "the vehicle view", |h| has_label(h, "Rename"));
+    rename(&mut harness, "Van that never was");
+    step_until_shown(&mut harness, "the failed rename explained", |h| {
+        has_label(h, "The name could not be saved")
+    });
+    drop(lock);
+    harness.get_by_label("Back to the fleet").click();
+    step_until_shown(&mut harness, "the stored name back", |h| {
+        has_label(h, "Delivery van 1") && !has_label(h, "Van that never was")
+    });
+    // The explanation stays until the owner dismisses it.
+    assert!(has_label(&harness, "The name could not be saved"));
+    harness.get_by_label("Dismiss").click();
+    step_until_shown(&mut harness, "the explanation dismissed", |h| {
+        !has_label(h, "The name could not be saved")
+    });
+}
+
+/// Steps the UI until what it shows satisfies `done`, or fails after a deadline.
+fn step_until_shown(
+    harness: &mut Harness<'static, FleetApp>,
+    what: &str,
+    done: impl Fn(&Harness<'static, FleetApp>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(harness) {
+        assert!(Instant::now() < deadline, "the UI never got there: {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Renames the vehicle whose view is open.
+fn rename(harness: &mut Harness<'static, FleetApp>, name: &str) {
     harness.get_by_label("Rename").click();
     harness.step();
     harness.step();
@@ -307,33 +381,21 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
     harness.step();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     harness.step();
-    harness.get_by_role(text_input).type_text("Delivery van 1");
+    harness.get_by_role(text_input).type_text(name);
     harness.step();
     harness.get_by_label("Save name").click();
     harness.step();
-    harness.get_by_label("Back to the fleet").click();
-    // The list shows the new name at once; the database follows on a background thread,
-    // so wait for the stored row itself.
-    let conn = fleetdash::store::open_read_only(&db).unwrap();
-    let stored = |conn: &rusqlite::Connection| -> Option<String> {
-        conn.query_row(
-            "SELECT name FROM vehicles WHERE id = ?1",
-            [&first.id],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
-    step_until(&mut harness, "the new name in the database", |_| {
-        stored(&conn).is_some()
-    });
-    assert_eq!(stored(&conn).as_deref(), Some("Delivery van 1"));
-    assert!(
-        harness
-            .state()
-            .vehicles()
-            .iter()
-            .any(|v| v.name == "Delivery van 1")
-    );
+}
+
+/// The owner's name for `vehicle_id` as stored.
+fn stored_name(db: &Path, vehicle_id: &str) -> Option<String> {
+    let conn = fleetdash::store::open_read_only(db).unwrap();
+    conn.query_row(
+        "SELECT name FROM vehicles WHERE id = ?1",
+        [vehicle_id],
+        |r| r.get(0),
+    )
+    .unwrap()
 }
 
 #[test]

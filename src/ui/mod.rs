@@ -142,7 +142,31 @@ pub struct FleetApp {
     stale: bool,
     last_request: Option<Instant>,
     problem: Option<String>,
-    rename_result: Arc<std::sync::Mutex<Option<Result<(), String>>>>,
+    /// Why the last rename could not be saved, until the user dismisses it.
+    rename_problem: Option<String>,
+    /// Fleet queries sent so far (each carries its number).
+    fleet_asks: u64,
+    /// Fleet answers taken so far.
+    fleet_reads: u64,
+    /// Names given here and not yet seen in an answer read after they were stored.
+    renames: Vec<PendingRename>,
+    /// Outcomes of the rename threads, by vehicle id.
+    rename_results: Arc<std::sync::Mutex<Vec<RenameOutcome>>>,
+}
+
+/// A rename thread's outcome: the vehicle id and whether its name was stored.
+type RenameOutcome = (String, Result<(), String>);
+
+/// A name the owner gave that the overview must keep showing, even when an answer read
+/// before the write lands carries the old one.
+struct PendingRename {
+    vehicle_id: String,
+    name: String,
+    /// Writes of this vehicle's name still running.
+    writing: usize,
+    /// Once every write is stored: the last fleet query sent before that. Answers to
+    /// later queries carry the stored name, so the overlay can go.
+    stored_after: Option<u64>,
 }
 
 impl FleetApp {
@@ -188,7 +212,11 @@ impl FleetApp {
             stale: false,
             last_request: None,
             problem: None,
-            rename_result: Arc::default(),
+            rename_problem: None,
+            fleet_asks: 0,
+            fleet_reads: 0,
+            renames: Vec::new(),
+            rename_results: Arc::default(),
         }
     }
 
@@ -226,6 +254,11 @@ impl FleetApp {
     /// The Account page.
     pub fn account_view(&self) -> Option<&account::AccountView> {
         self.account.as_ref()
+    }
+
+    /// How many answers with the overview's rows have arrived (tests wait on it).
+    pub fn fleet_reads(&self) -> u64 {
+        self.fleet_reads
     }
 
     /// The overview's rows as last read.
@@ -316,10 +349,36 @@ impl FleetApp {
         {
             self.stale = true;
         }
-        if let Some(result) = self.rename_result.lock().ok().and_then(|mut r| r.take())
-            && let Err(problem) = result
-        {
-            self.problem = Some(problem);
+        let outcomes = self
+            .rename_results
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        for (vehicle_id, outcome) in outcomes {
+            self.rename_done(&vehicle_id, outcome);
+        }
+    }
+
+    /// A rename thread finished: once every write of that vehicle's name is stored, the
+    /// next fleet answer read after now may replace the name shown; a failed write shows
+    /// why and lets the stored name back.
+    fn rename_done(&mut self, vehicle_id: &str, outcome: Result<(), String>) {
+        let Some(at) = self.renames.iter().position(|r| r.vehicle_id == vehicle_id) else {
+            return;
+        };
+        self.stale = true;
+        let pending = &mut self.renames[at];
+        pending.writing = pending.writing.saturating_sub(1);
+        match outcome {
+            Ok(()) if pending.writing == 0 => pending.stored_after = Some(self.fleet_asks),
+            Ok(()) => {}
+            Err(problem) => {
+                self.rename_problem = Some(problem);
+                // Nothing of it was stored: the next read shows the stored name.
+                if pending.writing == 0 {
+                    self.renames.remove(at);
+                }
+            }
         }
     }
 
@@ -332,7 +391,15 @@ impl FleetApp {
         let Some(reader) = &self.reader else { return };
         match answer {
             Answer::Changed => self.stale = true,
-            Answer::Fleet(Ok(fleet)) => {
+            Answer::Fleet(asked, Ok(mut fleet)) => {
+                self.fleet_reads += 1;
+                self.renames
+                    .retain(|r| r.stored_after.is_none_or(|after| asked <= after));
+                for rename in &self.renames {
+                    if let Some(row) = fleet.iter_mut().find(|v| v.id == rename.vehicle_id) {
+                        row.name.clone_from(&rename.name);
+                    }
+                }
                 self.fleet = fleet;
                 self.fleet_loaded = true;
                 self.problem = None;
@@ -386,7 +453,7 @@ impl FleetApp {
             }
             Answer::Trail(..) => {}
             Answer::Reachability(delivery, verify) => self.reachability = (delivery, verify),
-            Answer::Fleet(Err(problem))
+            Answer::Fleet(_, Err(problem))
             | Answer::Analytics(_, Err(problem))
             | Answer::Deliveries(Err(problem)) => self.problem = Some(problem),
         }
@@ -397,7 +464,8 @@ impl FleetApp {
         let Some(reader) = &self.reader else { return };
         self.stale = false;
         self.last_request = Some(Instant::now());
-        reader.ask(Query::Fleet);
+        self.fleet_asks += 1;
+        reader.ask(Query::Fleet(self.fleet_asks));
         if self.selected.is_some() {
             self.vehicle.reload(reader);
             return;
@@ -438,6 +506,17 @@ impl FleetApp {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             if let Some(problem) = &self.problem {
                 ui.colored_label(Color32::from_rgb(200, 60, 60), problem);
+            }
+            // Kept until dismissed: the next read must not wipe it before it is read.
+            if let Some(problem) = &self.rename_problem {
+                let mut dismissed = false;
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(Color32::from_rgb(200, 60, 60), problem);
+                    dismissed = ui.small_button("Dismiss").clicked();
+                });
+                if dismissed {
+                    self.rename_problem = None;
+                }
             }
             if let Some(id) = self.selected.clone() {
                 self.vehicle_page_ui(ui, &id);
@@ -494,15 +573,32 @@ impl FleetApp {
             .ui(ui, reader, &name, self.persisted.settings.units);
         self.persisted.range = self.vehicle.range;
         if let Some(name) = renamed {
-            // Shown at once; the database follows on a background thread.
+            // Shown at once, and kept over answers read before the background write
+            // lands (they carry the old name).
+            let name = name.trim().to_owned();
+            self.rename_problem = None;
             if let Some(row) = self.fleet.iter_mut().find(|v| v.id == id) {
-                row.name = name.trim().to_owned();
+                row.name.clone_from(&name);
             }
-            let result = self.rename_result.clone();
+            match self.renames.iter_mut().find(|r| r.vehicle_id == id) {
+                Some(pending) => {
+                    pending.name.clone_from(&name);
+                    pending.writing += 1;
+                    pending.stored_after = None;
+                }
+                None => self.renames.push(PendingRename {
+                    vehicle_id: id.to_owned(),
+                    name: name.clone(),
+                    writing: 1,
+                    stored_after: None,
+                }),
+            }
+            let results = self.rename_results.clone();
             let wake = self.wake.clone();
+            let vehicle_id = id.to_owned();
             self.backend.rename(id, &name, move |outcome| {
-                if let Ok(mut r) = result.lock() {
-                    *r = Some(outcome);
+                if let Ok(mut r) = results.lock() {
+                    r.push((vehicle_id, outcome));
                 }
                 wake();
             });
@@ -583,6 +679,8 @@ impl FleetApp {
             .follow(&self.backend.db, self.backend.demo, self.wake.clone());
         self.reader = None;
         self.fleet.clear();
+        // Names given in the other database are not this one's.
+        self.renames.clear();
         self.fleet_loaded = false;
         self.selected = None;
         self.map_selected = None;

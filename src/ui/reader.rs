@@ -23,8 +23,9 @@ const CHANGE_CHECK: Duration = Duration::from_secs(1);
 /// A read the UI wants.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
-    /// The overview's rows.
-    Fleet,
+    /// The overview's rows; the number comes back with the answer, so the UI can tell
+    /// an answer read before one of its own writes from one read after.
+    Fleet(u64),
     /// Sessions, energy and cost per month (true) or day.
     Analytics {
         /// Per month rather than per day.
@@ -79,8 +80,8 @@ pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>);
 pub enum Answer {
     /// Another connection committed: what is on screen may be stale.
     Changed,
-    /// The overview's rows.
-    Fleet(Result<Vec<data::VehicleRow>, String>),
+    /// The overview's rows, with the number of the query they answer.
+    Fleet(u64, Result<Vec<data::VehicleRow>, String>),
     /// Analytics rows, with the grouping they were asked for.
     Analytics(bool, Result<Vec<SummaryRow>, String>),
     /// Latest deliveries and counts per outcome.
@@ -173,7 +174,7 @@ fn data_version(conn: &Connection) -> Option<i64> {
 fn answer(conn: &Connection, query: Query) -> Answer {
     let text = |e: crate::store::StoreError| format!("Cannot read the data: {e}");
     match query {
-        Query::Fleet => Answer::Fleet(data::fleet(conn).map_err(text)),
+        Query::Fleet(asked) => Answer::Fleet(asked, data::fleet(conn).map_err(text)),
         Query::Analytics { by_month } => Answer::Analytics(
             by_month,
             crate::store::sessions::summary(conn, &crate::store::ExportFilter::default(), by_month)
