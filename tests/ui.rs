@@ -32,14 +32,15 @@ fn seeded_db(dir: &Path, vehicles: usize, days: u32) -> PathBuf {
 /// The app on `db`, with no callback server, and map tiles pointed at a closed loopback
 /// port (no test reaches the internet).
 fn seeded_app(db: &Path) -> FleetApp {
+    app_on(Backend::start_local(db, None, || {}))
+}
+
+/// The app on `backend`, with map tiles pointed at a closed loopback port.
+fn app_on(backend: Backend) -> FleetApp {
     let mut persisted = Persisted::default();
     persisted.settings.tile_url = "http://127.0.0.1:9/{z}/{x}/{y}.png".into();
     persisted.settings.demo = false;
-    FleetApp::with_state(
-        Backend::start_local(db, None, || {}),
-        persisted,
-        Arc::new(|| {}),
-    )
+    FleetApp::with_state(backend, persisted, Arc::new(|| {}))
 }
 
 fn harness(app: FleetApp) -> Harness<'static, FleetApp> {
@@ -276,7 +277,10 @@ fn a_bad_time_range_in_the_export_says_what_to_fix_and_writes_nothing() {
 fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path(), 2, 1);
-    let mut harness = harness(seeded_app(&db));
+    // A rename that waits for a write lock waits long here: the test holds one on purpose.
+    let backend =
+        Backend::start_local(&db, None, || {}).with_rename_timeout(Duration::from_secs(120));
+    let mut harness = harness(app_on(backend));
     step_until(&mut harness, "two vehicles", |app| {
         app.vehicles().len() == 2
     });
@@ -327,30 +331,37 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
         stored_name(&db, &first.id).as_deref(),
         Some("Delivery van 1")
     );
-    let reads = harness.state().fleet_reads();
-    step_until(&mut harness, "a fleet answer read after the write", |app| {
-        app.fleet_reads() > reads
-    });
-    assert!(has_label(&harness, "Delivery van 1"));
-
-    // A write that fails (the lock held past the busy timeout) says so in words and
-    // lets the stored name back.
-    let lock = blocker
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    // Once stored, the name shown is the database's again: a change made elsewhere shows.
+    let writer = rusqlite::Connection::open(&db).unwrap();
+    writer
+        .execute(
+            "UPDATE vehicles SET name = 'Van renamed elsewhere' WHERE id = ?1",
+            [&first.id],
+        )
         .unwrap();
-    harness.get_by_label("Delivery van 1").click();
+    step_until_shown(&mut harness, "the name given elsewhere", |h| {
+        has_label(h, "Van renamed elsewhere")
+    });
+
+    // A write that fails says so in words and lets the stored name back.
+    writer
+        .execute_batch(
+            "CREATE TRIGGER refuse_renames BEFORE UPDATE OF name ON vehicles
+             BEGIN SELECT RAISE(ABORT, 'renames are refused in this test'); END;",
+        )
+        .unwrap();
+    harness.get_by_label("Van renamed elsewhere").click();
     step_until_shown(&mut harness, "the vehicle view", |h| has_label(h, "Rename"));
     rename(&mut harness, "Van that never was");
     step_until_shown(&mut harness, "the failed rename explained", |h| {
         has_label(h, "The name could not be saved")
     });
-    drop(lock);
     harness.get_by_label("Back to the fleet").click();
     step_until_shown(&mut harness, "the stored name back", |h| {
-        has_label(h, "Delivery van 1") && !has_label(h, "Van that never was")
+        has_label(h, "Van renamed elsewhere") && !has_label(h, "Van that never was")
     });
     // The explanation stays until the owner dismisses it.
-    assert!(has_label(&harness, "The name could not be saved"));
+    assert!(has_label(&harness, "renames are refused in this test"));
     harness.get_by_label("Dismiss").click();
     step_until_shown(&mut harness, "the explanation dismissed", |h| {
         !has_label(h, "The name could not be saved")

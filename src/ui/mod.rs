@@ -363,10 +363,10 @@ impl FleetApp {
     /// next fleet answer read after now may replace the name shown; a failed write shows
     /// why and lets the stored name back.
     fn rename_done(&mut self, vehicle_id: &str, outcome: Result<(), String>) {
+        self.stale = true;
         let Some(at) = self.renames.iter().position(|r| r.vehicle_id == vehicle_id) else {
             return;
         };
-        self.stale = true;
         let pending = &mut self.renames[at];
         pending.writing = pending.writing.saturating_sub(1);
         match outcome {
@@ -574,24 +574,32 @@ impl FleetApp {
         self.persisted.range = self.vehicle.range;
         if let Some(name) = renamed {
             // Shown at once, and kept over answers read before the background write
-            // lands (they carry the old name).
+            // lands (they carry the old name). An empty name goes back to make, model and
+            // year, which only the next read knows.
             let name = name.trim().to_owned();
             self.rename_problem = None;
-            if let Some(row) = self.fleet.iter_mut().find(|v| v.id == id) {
-                row.name.clone_from(&name);
-            }
-            match self.renames.iter_mut().find(|r| r.vehicle_id == id) {
-                Some(pending) => {
-                    pending.name.clone_from(&name);
-                    pending.writing += 1;
-                    pending.stored_after = None;
+            let pending = self.renames.iter().position(|r| r.vehicle_id == id);
+            if name.is_empty() {
+                if let Some(at) = pending {
+                    self.renames.remove(at);
                 }
-                None => self.renames.push(PendingRename {
-                    vehicle_id: id.to_owned(),
-                    name: name.clone(),
-                    writing: 1,
-                    stored_after: None,
-                }),
+            } else {
+                if let Some(row) = self.fleet.iter_mut().find(|v| v.id == id) {
+                    row.name.clone_from(&name);
+                }
+                match pending.map(|at| &mut self.renames[at]) {
+                    Some(pending) => {
+                        pending.name.clone_from(&name);
+                        pending.writing += 1;
+                        pending.stored_after = None;
+                    }
+                    None => self.renames.push(PendingRename {
+                        vehicle_id: id.to_owned(),
+                        name: name.clone(),
+                        writing: 1,
+                        stored_after: None,
+                    }),
+                }
             }
             let results = self.rename_results.clone();
             let wake = self.wake.clone();
@@ -679,8 +687,11 @@ impl FleetApp {
             .follow(&self.backend.db, self.backend.demo, self.wake.clone());
         self.reader = None;
         self.fleet.clear();
-        // Names given in the other database are not this one's.
+        // Names given in the other database are not this one's, nor are the outcomes
+        // of its renames still running.
         self.renames.clear();
+        self.rename_results = Arc::default();
+        self.rename_problem = None;
         self.fleet_loaded = false;
         self.selected = None;
         self.map_selected = None;
