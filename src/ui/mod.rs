@@ -1,7 +1,7 @@
 //! The desktop app (eframe/egui). It never blocks on IO: the callback server and the
 //! simulation run on the background runtime ([`backend`]); reads go through the reader
 //! thread ([`reader`]) and come back as answers picked up at the start of a frame; exports
-//! and renames run on threads of their own.
+//! run on threads of their own, renames in order on one ([`Backend::rename`]).
 
 pub mod account;
 pub mod backend;
