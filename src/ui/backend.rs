@@ -170,12 +170,12 @@ impl Backend {
     ) {
         let name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
         let job: Rename = (vehicle_id.to_owned(), name, Box::new(done));
-        let Ok(mut renames) = self.renames.lock() else {
-            (job.2)(Err(
-                "The name could not be saved: the app is stopping.".into()
-            ));
-            return;
-        };
+        // A panic elsewhere while holding the lock leaves only an Option<Sender> behind:
+        // nothing half-done, so go on with it.
+        let mut renames = self
+            .renames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // The thread is gone (or was never started): start one for this job on.
         let job = match renames.as_ref() {
             Some(queue) => match queue.send(job) {
