@@ -55,19 +55,28 @@ fn harness(app: FleetApp) -> Harness<'static, FleetApp> {
         )
 }
 
-/// Steps the UI until `done` holds, or fails after a deadline.
+/// Steps the UI until `done` holds of the app, or fails after a deadline.
 fn step_until(
     harness: &mut Harness<'_, FleetApp>,
     what: &str,
     mut done: impl FnMut(&FleetApp) -> bool,
 ) {
+    step_until_shown(harness, what, |h| done(h.state()));
+    harness.step();
+}
+
+/// Steps the UI until what it shows satisfies `done`, or fails after a deadline.
+fn step_until_shown<'a>(
+    harness: &mut Harness<'a, FleetApp>,
+    what: &str,
+    mut done: impl FnMut(&Harness<'a, FleetApp>) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !done(harness.state()) {
+    while !done(harness) {
         assert!(Instant::now() < deadline, "the UI never got there: {what}");
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
     }
-    harness.step();
 }
 
 fn has_label(harness: &Harness<'_, FleetApp>, text: &str) -> bool {
@@ -366,20 +375,6 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
     step_until_shown(&mut harness, "the explanation dismissed", |h| {
         !has_label(h, "The name could not be saved")
     });
-}
-
-/// Steps the UI until what it shows satisfies `done`, or fails after a deadline.
-fn step_until_shown(
-    harness: &mut Harness<'static, FleetApp>,
-    what: &str,
-    done: impl Fn(&Harness<'static, FleetApp>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done(harness) {
-        assert!(Instant::now() < deadline, "the UI never got there: {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Renames the vehicle whose view is open.
