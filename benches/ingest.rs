@@ -114,10 +114,24 @@ async fn load(
     }
 }
 
+/// What one group of threads (by name) has used so far.
+#[derive(Default, Clone)]
+struct ThreadTimes {
+    name: String,
+    /// Seconds on a core.
+    cpu: f64,
+    /// Seconds runnable but waiting for a core.
+    waiting: f64,
+    /// Times a thread went to sleep (voluntary context switches).
+    sleeps: u64,
+    /// Times a thread was preempted (involuntary context switches).
+    preempted: u64,
+}
+
 /// Time used so far by each group of threads of this process, by thread name (Linux
-/// only): seconds on a core, and seconds runnable but waiting for one.
-fn thread_times() -> Vec<(String, f64, f64)> {
-    let mut threads: Vec<(String, f64, f64)> = Vec::new();
+/// only).
+fn thread_times() -> Vec<ThreadTimes> {
+    let mut threads: Vec<ThreadTimes> = Vec::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return threads;
     };
@@ -138,35 +152,59 @@ fn thread_times() -> Vec<(String, f64, f64)> {
             .and_then(|s| s.split(' ').nth(1).and_then(|w| w.parse().ok()))
             .unwrap_or(0.0)
             / 1e9;
-        match threads.iter_mut().find(|(n, _, _)| *n == name) {
-            Some((_, cpu, wait)) => {
-                *cpu += ticks / 100.0;
-                *wait += waiting;
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let count = |key: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let sample = ThreadTimes {
+            name: name.clone(),
+            cpu: ticks / 100.0,
+            waiting,
+            sleeps: count("voluntary_ctxt_switches:"),
+            preempted: count("nonvoluntary_ctxt_switches:"),
+        };
+        match threads.iter_mut().find(|t| t.name == name) {
+            Some(t) => {
+                t.cpu += sample.cpu;
+                t.waiting += sample.waiting;
+                t.sleeps += sample.sleeps;
+                t.preempted += sample.preempted;
             }
-            None => threads.push((name, ticks / 100.0, waiting)),
+            None => threads.push(sample),
         }
     }
-    threads.sort_by(|a, b| a.0.cmp(&b.0));
+    threads.sort_by(|a, b| a.name.cmp(&b.name));
     threads
 }
 
-fn times_between(before: &[(String, f64, f64)], after: &[(String, f64, f64)]) -> String {
+/// Per thread group, what was used between two samples, per delivery where it helps:
+/// CPU, run-queue wait, and sleeps and preemptions per 1,000 deliveries.
+fn times_between(before: &[ThreadTimes], after: &[ThreadTimes], deliveries: u64) -> String {
+    let per_k = |n: u64| n as f64 * 1000.0 / deliveries.max(1) as f64;
     after
         .iter()
-        .filter(|(name, _, _)| name.starts_with("bench-") || name.starts_with("fleetdash"))
-        .map(|(name, cpu, wait)| {
-            let (cpu0, wait0) = before
+        .filter(|t| t.name.starts_with("bench-") || t.name.starts_with("fleetdash"))
+        .map(|t| {
+            let b = before
                 .iter()
-                .find(|(n, _, _)| n == name)
-                .map_or((0.0, 0.0), |(_, c, w)| (*c, *w));
+                .find(|b| b.name == t.name)
+                .cloned()
+                .unwrap_or_default();
             format!(
-                "{name} {:.2}s (+{:.2}s waiting for a core)",
-                cpu - cpu0,
-                wait - wait0
+                "{} {:.2}s (+{:.2}s waiting for a core; {:.0} sleeps, {:.0} preemptions per 1,000)",
+                t.name,
+                t.cpu - b.cpu,
+                t.waiting - b.waiting,
+                per_k(t.sleeps - b.sleeps),
+                per_k(t.preempted - b.preempted),
             )
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("\n               ")
 }
 
 /// The writer's own cost, alone on the machine: `count` deliveries committed in
@@ -302,11 +340,11 @@ fn main() {
         );
         println!(
             "  cpu durable : {}",
-            times_between(&cpu_before, &cpu_durable)
+            times_between(&cpu_before, &cpu_durable, durable.acknowledged)
         );
         println!(
             "  cpu no store: {}",
-            times_between(&cpu_durable, &cpu_discard)
+            times_between(&cpu_durable, &cpu_discard, discard.acknowledged)
         );
         println!("  ratio: {:.2}", durable.rate() / discard.rate());
         durable_rates.push(durable.rate());
