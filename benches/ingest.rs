@@ -43,11 +43,28 @@ struct Phase {
     acknowledged: u64,
     failed: u64,
     elapsed: Duration,
+    /// Every request's round trip, in microseconds, sorted.
+    latencies: Vec<u32>,
 }
 
 impl Phase {
     fn rate(&self) -> f64 {
         self.acknowledged as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Round trips at the median, 99th and 99.9th percentiles and the longest, in ms.
+    fn latency(&self) -> String {
+        let at = |q: f64| {
+            let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+            self.latencies.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        format!(
+            "round trip {:.1} ms median, {:.1} ms p99, {:.1} ms p99.9, {:.1} ms longest",
+            at(0.5),
+            at(0.99),
+            at(0.999),
+            at(1.0)
+        )
     }
 }
 
@@ -79,11 +96,13 @@ async fn load(
             failed.clone(),
         );
         tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some((body, signature)) = prepared.get(i) else {
                     break;
                 };
+                let sent_at = Instant::now();
                 let sent = client
                     .post(&url)
                     .header("SC-Signature", signature)
@@ -91,6 +110,7 @@ async fn load(
                     .body(body.clone())
                     .send()
                     .await;
+                latencies.push(sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 match sent {
                     Ok(r) if r.status().is_success() => {
                         acknowledged.fetch_add(1, Ordering::Relaxed);
@@ -100,17 +120,24 @@ async fn load(
                     }
                 }
             }
+            latencies
         }));
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
     for task in tasks {
-        let _ = task.await;
+        if let Ok(mine) = task.await {
+            latencies.extend(mine);
+        }
     }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
     Phase {
         acknowledged: acknowledged.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
+        elapsed,
+        latencies,
     }
 }
 
@@ -329,6 +356,8 @@ fn main() {
             discard.elapsed.as_secs_f64(),
             discard.rate()
         );
+        println!("  durable : {}", durable.latency());
+        println!("  no store: {}", discard.latency());
         println!(
             "  writer  : {} commits, {:.1} deliveries per commit, busy {:.0} % of the phase, committing {:.0} %",
             transactions,
