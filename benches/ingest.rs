@@ -226,8 +226,9 @@ fn times_between(before: &[ThreadTimes], after: &[ThreadTimes], deliveries: u64)
                 t.name,
                 t.cpu - b.cpu,
                 t.waiting - b.waiting,
-                per_k(t.sleeps - b.sleeps),
-                per_k(t.preempted - b.preempted),
+                // Saturating: a thread that ended between the samples took its counts.
+                per_k(t.sleeps.saturating_sub(b.sleeps)),
+                per_k(t.preempted.saturating_sub(b.preempted)),
             )
         })
         .collect::<Vec<_>>()
