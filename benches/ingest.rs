@@ -208,8 +208,8 @@ fn thread_times() -> Vec<ThreadTimes> {
     threads
 }
 
-/// Per thread group, what was used between two samples, per delivery where it helps:
-/// CPU, run-queue wait, and sleeps and preemptions per 1,000 deliveries.
+/// Per thread group, what was used between two samples: seconds on a core and waiting
+/// for one, and sleeps and preemptions per 1,000 of the phase's `deliveries`.
 fn times_between(before: &[ThreadTimes], after: &[ThreadTimes], deliveries: u64) -> String {
     let per_k = |n: u64| n as f64 * 1000.0 / deliveries.max(1) as f64;
     after
