@@ -41,6 +41,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 /// polls fit many times over; a flood does not exhaust memory.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 
+/// The address a request came from: the peer's, or behind a trusted reverse proxy (one
+/// listed in `FLEETDASH_TRUSTED_PROXIES`) the client it names in `X-Forwarded-For`. The
+/// server puts it in each request's extensions; requests driven by tests through
+/// `oneshot` have none, and handlers then treat them as one unknown caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 /// Where accepted deliveries go.
 #[derive(Clone)]
 pub enum Sink {
