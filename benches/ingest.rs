@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use fleetdash::server::{AppState, Sink, WEBHOOK_PATH, serve};
+use fleetdash::server::{AppState, Sink, WEBHOOK_PATH, serve_with};
 use fleetdash::smartcar::ManagementToken;
 use fleetdash::store::{self, StoreOptions, spawn_writer};
 
@@ -311,7 +311,14 @@ fn main() {
             "http://{}{WEBHOOK_PATH}",
             listener.local_addr().expect("addr")
         ));
-        server_runtime.spawn(serve(listener, state, std::future::pending()));
+        // At most 64 connections from one address by default: the bench is one address.
+        let limits = fleetdash::server::Limits {
+            max_per_client: (concurrency as usize).max(fleetdash::server::MAX_PER_CLIENT),
+            max_concurrent: (4 * concurrency as usize)
+                .max(fleetdash::server::MAX_CONCURRENT_REQUESTS),
+            ..fleetdash::server::Limits::default()
+        };
+        server_runtime.spawn(serve_with(listener, state, limits, std::future::pending()));
     }
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

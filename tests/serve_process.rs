@@ -247,3 +247,39 @@ fn serve_warns_in_words_when_it_listens_beyond_loopback_and_not_on_loopback() {
     let local = stderr_of_serve_on("127.0.0.1:0");
     assert!(!local.contains("beyond loopback"), "{local}");
 }
+
+#[test]
+fn serve_refuses_a_sync_token_that_could_be_guessed_or_is_the_management_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_management = "m".repeat(40);
+    for (management, sync, says) in [
+        (TOKEN, "short-sync-token", "too short"),
+        (
+            long_management.as_str(),
+            long_management.as_str(),
+            "same as the Smartcar management token",
+        ),
+    ] {
+        let db = dir.path().join("db.sqlite3");
+        let output = fleetdash()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env("SMARTCAR_MANAGEMENT_TOKEN", management)
+            .env("FLEETDASH_SYNC_TOKEN", sync)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "serve started with sync token {sync:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
+        assert!(
+            !stderr.contains(&long_management),
+            "the token was printed: {stderr}"
+        );
+        assert!(!db.exists(), "the database was touched before the check");
+    }
+}

@@ -19,7 +19,7 @@ use fleetdash::sync::{Event, Progress, Relay, SyncError, apply_page};
 use rusqlite::Connection;
 use tokio::sync::watch;
 
-const SYNC_TOKEN: &str = "relay-sync-token-0123456789";
+const SYNC_TOKEN: &str = "relay-sync-token-0123456789abcdefgh";
 /// An empty desktop database in a temp dir.
 fn desktop() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -676,7 +676,7 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
     // Rotation: the relay restarts (same address) with a new token; deliveries go on.
     let addr = relay.addr.to_string();
     drop(relay);
-    let rotated = "rotated-sync-token-9876543210";
+    let rotated = "rotated-sync-token-9876543210zyxwvut";
     let relay = ServeProcess::start_on(&addr, &relay_db, &[("FLEETDASH_SYNC_TOKEN", rotated)]);
     runtime.block_on(deliver_acknowledged(&relay.webhook_url(), after.to_vec()));
     let old = sync_cli(Some(&url), Some(SYNC_TOKEN), &db, &secrets);

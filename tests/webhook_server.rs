@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use fleetdash::server::MAX_BODY_BYTES;
 use serde_json::Value;
@@ -413,8 +411,17 @@ async fn while_another_connection_holds_the_database_deliveries_get_503_and_noth
     // Smartcar's retry then succeeds.
     assert_eq!(server.post_signed(&body).await.status(), 200);
     assert_eq!(deliveries(&server).await, 1);
-    let health = reqwest::get(server.url("/healthz")).await.unwrap();
-    assert_eq!(health.status(), 200);
+    // The health answer is reused for a second, so the recovery shows within one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut status = 0;
+    while status != 200 && std::time::Instant::now() < deadline {
+        status = reqwest::get(server.url("/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
@@ -427,87 +434,4 @@ async fn the_oauth_callback_answers_a_redirect_no_login_is_waiting_for_with_a_pl
     let page = response.text().await.unwrap();
     assert!(page.contains("Not connected"), "{page}");
     assert!(page.contains("did not send"), "{page}");
-}
-
-/// A server answering with `limits`, storing nothing; its address.
-async fn limited_server(limits: fleetdash::server::Limits) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = fleetdash::server::AppState::new(token(), fleetdash::server::Sink::Discard);
-    tokio::spawn(
-        axum::serve(listener, fleetdash::server::router_with(state, limits)).into_future(),
-    );
-    addr
-}
-
-/// Opens a delivery that announces 100 bytes and sends one: it holds its slot until the
-/// server gives up on it.
-async fn trickle(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"POST /webhooks/smartcar HTTP/1.1\r\nHost: fleetdash\r\n\
-              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-        )
-        .await
-        .unwrap();
-    stream
-}
-
-async fn status_line(stream: &mut tokio::net::TcpStream) -> String {
-    use tokio::io::AsyncReadExt;
-    let mut answer = vec![0; 512];
-    let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut answer))
-        .await
-        .expect("no answer")
-        .unwrap();
-    String::from_utf8_lossy(&answer[..n])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-#[tokio::test]
-async fn a_caller_that_never_finishes_its_request_is_cut_off_with_408() {
-    let addr = limited_server(fleetdash::server::Limits {
-        request_timeout: Duration::from_secs(1),
-        max_concurrent: 8,
-    })
-    .await;
-    let mut stream = trickle(addr).await;
-    assert_eq!(
-        status_line(&mut stream).await,
-        "HTTP/1.1 408 Request Timeout"
-    );
-}
-
-#[tokio::test]
-async fn with_every_slot_taken_a_request_gets_503_at_once_and_a_freed_slot_serves_again() {
-    let addr = limited_server(fleetdash::server::Limits {
-        // Long enough that the holder keeps the slot through the checks below, even on
-        // a loaded machine.
-        request_timeout: Duration::from_secs(10),
-        max_concurrent: 1,
-    })
-    .await;
-    let healthz = format!("http://{addr}/healthz");
-    let mut holder = trickle(addr).await;
-    // Once the trickling request holds the only slot, others are shed.
-    let mut last = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(8);
-    while last != 503 && std::time::Instant::now() < deadline {
-        last = reqwest::get(&healthz).await.unwrap().status().as_u16();
-    }
-    assert_eq!(last, 503, "never shed while the slot was taken");
-    let shed = reqwest::get(&healthz).await.unwrap();
-    assert_eq!(shed.status(), 503);
-    assert!(shed.text().await.unwrap().contains("too many requests"));
-    // The holder is cut off by the timeout, which frees the slot.
-    assert_eq!(
-        status_line(&mut holder).await,
-        "HTTP/1.1 408 Request Timeout"
-    );
-    assert_eq!(reqwest::get(&healthz).await.unwrap().status(), 200);
 }

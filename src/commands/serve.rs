@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use crate::server::sync::{SYNC_PATH, SyncApi};
-use crate::server::{AppState, Sink, WEBHOOK_PATH, serve};
+use crate::server::{AppState, Limits, Sink, WEBHOOK_PATH, serve_with};
 use crate::smartcar::ManagementToken;
 use crate::store::{self, StoreOptions, spawn_writer};
 
@@ -46,6 +46,9 @@ pub fn management_token_from_env() -> anyhow::Result<ManagementToken> {
 /// Runs the server until SIGINT or SIGTERM, then finishes in-flight requests and returns.
 pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     let token = management_token_from_env()?;
+    let sync_token = std::env::var(SYNC_TOKEN_ENV).unwrap_or_default();
+    check_sync_token(&sync_token, &token)?;
+    let limits = Limits::from_env().map_err(anyhow::Error::msg)?;
     let conn = store::open(
         &options.db,
         &StoreOptions {
@@ -69,10 +72,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         })?;
         let address = listener.local_addr()?;
         warn_if_exposed(address);
-        let sync = SyncApi::new(
-            &std::env::var(SYNC_TOKEN_ENV).unwrap_or_default(),
-            options.db.clone(),
-        );
+        let sync = SyncApi::new(&sync_token, options.db.clone());
         // Before saying "listening": from then on a signal must stop us gracefully.
         let stop = shutdown_signal();
         let mut stdout = std::io::stdout();
@@ -88,9 +88,10 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
             )?;
         }
         stdout.flush()?;
-        serve(
+        serve_with(
             listener,
             AppState::with_sync(token, Sink::Store(writer), sync),
+            limits,
             async {
                 stop.await;
                 tracing::info!("shutting down: finishing requests in flight");
@@ -107,6 +108,36 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     }
     served?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Shortest sync token accepted: anyone who guesses it reads the whole archive.
+pub const MIN_SYNC_TOKEN_CHARS: usize = 32;
+
+/// Refuses a sync token that is set but could be guessed, or that is the management token
+/// (which signs deliveries: a desktop holding it could forge them).
+fn check_sync_token(sync_token: &str, management: &ManagementToken) -> anyhow::Result<()> {
+    let sync_token = sync_token.trim();
+    if sync_token.is_empty() {
+        return Ok(());
+    }
+    if management.is(sync_token) {
+        bail!(
+            "{SYNC_TOKEN_ENV} is the same as the Smartcar management token. The sync token is \
+             given to every desktop, so it must be a secret of its own: make one with \
+             `openssl rand -hex 32`, set it as {SYNC_TOKEN_ENV} here and in the desktops' \
+             settings, and start again."
+        );
+    }
+    let chars = sync_token.chars().count();
+    if chars < MIN_SYNC_TOKEN_CHARS {
+        bail!(
+            "{SYNC_TOKEN_ENV} is too short ({chars} characters): a sync token needs at least \
+             {MIN_SYNC_TOKEN_CHARS}, so that nobody can guess it. Make one with \
+             `openssl rand -hex 32`, set it as {SYNC_TOKEN_ENV} here and in the desktops' \
+             settings, and start again."
+        );
+    }
     Ok(())
 }
 

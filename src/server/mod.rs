@@ -1,24 +1,29 @@
 //! The callback server (axum): Smartcar's webhook deliveries, and health.
 //! Nothing here knows egui. [`router`] builds the whole app so tests can drive it.
 
+mod admission;
+mod listen;
 pub mod oauth;
+pub mod quota;
 pub mod sync;
 mod webhook;
+
+pub use admission::{Peer, Slots, client_ip};
+pub use listen::serve_with;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::net::IpAddr;
+
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::smartcar::ManagementToken;
@@ -31,15 +36,29 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The path Smartcar posts to.
 pub const WEBHOOK_PATH: &str = "/webhooks/smartcar";
 
-/// Longest a request may take, reading its body included: a caller that trickles bytes
-/// (or never finishes) is cut off with 408 instead of holding a slot for long. Above
-/// Smartcar's own 15 s and the sync API's longest wait.
+/// Longest a request may take to arrive, headers and body: a caller that trickles bytes
+/// (or never finishes) is cut off with 408 and frees its place.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a request may take once it has arrived (the sync API's long polls included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 
-/// Most requests handled at once; one more is answered 503 at once (Smartcar retries it)
-/// rather than queued without bound. A small fleet's deliveries and a few desktops' long
-/// polls fit many times over; a flood does not exhaust memory.
+/// Most requests handled at once (a slot is taken once a request has arrived, and for a
+/// delivery once its signature checks); one more is answered 503 at once (Smartcar
+/// retries it) rather than queued without bound.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+
+/// Most connections open at once. Each costs a file descriptor and a little memory; the
+/// systemd unit's `LimitNOFILE` leaves room for them.
+pub const MAX_CONNECTIONS: usize = 2048;
+
+/// Most connections (and requests being read) one address may hold: a small share, so
+/// that whoever finds the URL cannot crowd out Smartcar.
+pub const MAX_PER_CLIENT: usize = 64;
+
+/// Environment variable listing the reverse proxies (comma separated addresses) whose
+/// `X-Forwarded-For` names the real client.
+pub const TRUSTED_PROXIES_ENV: &str = "FLEETDASH_TRUSTED_PROXIES";
 
 /// The address a request came from: the peer's, or behind a trusted reverse proxy (one
 /// listed in `FLEETDASH_TRUSTED_PROXIES`) the client it names in `X-Forwarded-For`. The
@@ -75,6 +94,25 @@ struct Inner {
     /// True once the server is shutting down: long polls answer at once instead of
     /// holding the shutdown back.
     closing: tokio::sync::watch::Sender<bool>,
+    /// When an unsigned verify challenge last noted its time (ms).
+    unsigned_note_at: std::sync::atomic::AtomicI64,
+    /// The last health probe: when, and its answer, so `/healthz` probes at most once a
+    /// second however often it is asked.
+    health: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+}
+
+impl Inner {
+    /// True when an unsigned verify challenge at `now_ms` may note its time (at most once
+    /// a second).
+    fn take_unsigned_note(&self, now_ms: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.unsigned_note_at.load(Ordering::Relaxed);
+        now_ms - last >= webhook::UNSIGNED_NOTE_EVERY_MS
+            && self
+                .unsigned_note_at
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 impl axum::extract::FromRef<AppState> for oauth::LoginWaiters {
@@ -128,6 +166,8 @@ impl AppState {
                 sync,
                 arrivals: tokio::sync::watch::Sender::new(0),
                 closing: tokio::sync::watch::Sender::new(false),
+                unsigned_note_at: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+                health: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -143,93 +183,138 @@ impl AppState {
     }
 }
 
-/// How much a client may take of the server: time per request and requests at once.
-#[derive(Debug, Clone, Copy)]
+/// How much a client may take of the server.
+#[derive(Debug, Clone)]
 pub struct Limits {
-    /// Longest a request may take, waiting for a slot and reading its body included.
+    /// Longest a request may take to arrive, headers and body.
+    pub read_timeout: Duration,
+    /// Longest a request may take once it arrived.
     pub request_timeout: Duration,
     /// Most requests handled at once.
     pub max_concurrent: usize,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Most connections, and requests being read, of one address.
+    pub max_per_client: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            read_timeout: READ_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
             max_concurrent: MAX_CONCURRENT_REQUESTS,
+            max_connections: MAX_CONNECTIONS,
+            max_per_client: MAX_PER_CLIENT,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
+impl Limits {
+    /// The default limits, trusting the proxies named in `FLEETDASH_TRUSTED_PROXIES`.
+    pub fn from_env() -> Result<Self, String> {
+        let listed = std::env::var(TRUSTED_PROXIES_ENV).unwrap_or_default();
+        Ok(Limits {
+            trusted_proxies: parse_proxies(&listed)?,
+            ..Limits::default()
+        })
+    }
+
+    /// Slots one address may hold: a quarter of them, so a single source (one Smartcar
+    /// address, or every desktop behind one NAT) never takes them all.
+    pub fn max_slots_per_client(&self) -> usize {
+        (self.max_concurrent / 4).max(1)
+    }
+}
+
+/// Reads a comma-separated list of addresses, with a sentence naming a bad one.
+pub fn parse_proxies(listed: &str) -> Result<Vec<IpAddr>, String> {
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpAddr>().map_err(|_| {
+                format!(
+                    "{TRUSTED_PROXIES_ENV} lists \"{item}\", which is not an IP address: \
+                     list the addresses your reverse proxy connects from, e.g. 127.0.0.1,::1"
+                )
+            })
+        })
+        .collect()
+}
+
 /// The whole HTTP surface, with the default [`Limits`].
 pub fn router(state: AppState) -> Router {
-    router_with(state, Limits::default())
+    router_with(state, &Limits::default())
 }
 
 /// The whole HTTP surface, with `limits` (tests use short ones).
-pub fn router_with(state: AppState, limits: Limits) -> Router {
+pub fn router_with(state: AppState, limits: &Limits) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .route(sync::SYNC_PATH, get(sync::deliveries))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // The slots are shared by every route (a global semaphore); with none free, the
-        // request is shed with 503 instead of waiting outside any timeout.
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(overloaded))
-                .layer(LoadShedLayer::new())
-                .layer(GlobalConcurrencyLimitLayer::new(
-                    limits.max_concurrent.max(1),
-                )),
-        )
+        // Every route: the caller's share, the body within the read timeout, a slot.
+        .layer(middleware::from_fn_with_state(
+            admission::Admission::new(limits),
+            admission::admit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
+            limits.read_timeout + limits.request_timeout,
         ))
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
+/// Serves `router(state)` on `listener` with the default [`Limits`] until `shutdown`
+/// resolves, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let closing = state.inner.closing.clone();
-    let shutdown = async move {
-        shutdown.await;
-        closing.send_replace(true);
-    };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Limits::default(), shutdown).await
 }
 
-/// Every slot is taken.
-async fn overloaded(error: tower::BoxError) -> (StatusCode, &'static str) {
-    tracing::warn!(%error, "too many requests at once: answered 503");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too many requests at once; try again shortly\n",
-    )
-}
+/// How long a health answer is reused.
+const HEALTH_CACHE: Duration = Duration::from_secs(1);
 
-/// 200 when the database takes a durable write now, 503 otherwise.
+/// 200 when the database takes a durable write now, 503 otherwise. The probe commits (an
+/// fsync), so its answer is reused for a second: asking often cannot load the disk.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match &state.inner.sink {
-        Sink::Discard => (StatusCode::OK, "ok\n"),
-        Sink::Store(writer) => match writer.probe().await {
-            Ok(()) => (StatusCode::OK, "ok\n"),
-            Err(error) => {
-                tracing::warn!(%error, "health check failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database does not take writes\n",
-                )
+    let healthy = match &state.inner.sink {
+        Sink::Discard => true,
+        Sink::Store(writer) => {
+            // Callers wait on one probe instead of each starting their own.
+            let mut last = state.inner.health.lock().await;
+            match *last {
+                Some((at, healthy)) if at.elapsed() < HEALTH_CACHE => healthy,
+                _ => {
+                    let healthy = match writer.probe().await {
+                        Ok(()) => true,
+                        Err(error) => {
+                            tracing::warn!(%error, "health check failed");
+                            false
+                        }
+                    };
+                    *last = Some((std::time::Instant::now(), healthy));
+                    healthy
+                }
             }
-        },
+        }
+    };
+    if healthy {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not take writes\n",
+        )
     }
 }

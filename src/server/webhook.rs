@@ -5,24 +5,30 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, Sink};
+use super::{AppState, Sink, Slots};
 use crate::domain::time::now_ms;
 use crate::smartcar::{Webhook, is_plain_challenge, parse_webhook};
 use crate::store::Outcome;
 
-/// Largest unsigned verify body kept in the archive; anyone can send one.
-const MAX_UNSIGNED_NOTE_BYTES: usize = 4096;
+/// Largest unsigned body read at all: only a verify challenge may come unsigned, and a
+/// real one is a few hundred bytes.
+const MAX_UNSIGNED_BYTES: usize = 4096;
+
+/// Unsigned verify challenges note their time at most this often, so a flood of them
+/// costs the database nothing.
+pub(super) const UNSIGNED_NOTE_EVERY_MS: i64 = 1000;
 
 /// How long a verify answer waits for its note to be committed.
 const VERIFY_NOTE_WAIT: Duration = Duration::from_secs(3);
 
 pub(super) async fn receive(
     State(state): State<AppState>,
+    slots: Option<Extension<Slots>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -33,6 +39,23 @@ pub(super) async fn receive(
         None => false,
         Some(Ok(signature)) if token.verify(&body, signature) => true,
         Some(_) => return refuse_signature(&state),
+    };
+    if !signed && body.len() > MAX_UNSIGNED_BYTES {
+        return refuse_signature(&state);
+    }
+    // The verify answer signs any plain token for anyone, so a body that is one carries
+    // a signature its sender could have minted: it proves nothing.
+    if signed && std::str::from_utf8(&body).is_ok_and(is_plain_challenge) {
+        tracing::warn!("refused a signed body that is a plain token (a minted signature)");
+        return refuse_signature(&state);
+    }
+    // Only now, with the signature checked, does the request take a shared slot.
+    let _slot = match (signed, &slots) {
+        (true, Some(Extension(slots))) => match slots.take() {
+            Ok(slot) => Some(slot),
+            Err(refused) => return super::admission::busy(refused, "requests"),
+        },
+        _ => None,
     };
     let parsed = parse_webhook(&body, received_at_ms);
 
@@ -49,18 +72,20 @@ pub(super) async fn receive(
         }
         let answer = token.sign(challenge.as_bytes());
         if let Sink::Store(writer) = &state.inner.sink {
-            // The note is best-effort: the answer must not fail with the disk, and must
-            // leave Smartcar's 15 s to spare.
-            let note_body = if signed || body.len() <= MAX_UNSIGNED_NOTE_BYTES {
-                body.clone()
-            } else {
-                Bytes::new()
-            };
-            let note = writer.ingest(received_at_ms, note_body, parsed.clone());
-            match tokio::time::timeout(VERIFY_NOTE_WAIT, note).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "could not note the verify challenge"),
-                Err(_) => tracing::warn!("noting the verify challenge is slow; answering first"),
+            if signed {
+                // The note is best-effort: the answer must not fail with the disk, and
+                // must leave Smartcar's 15 s to spare.
+                let note = writer.ingest(received_at_ms, body.clone(), parsed.clone());
+                match tokio::time::timeout(VERIFY_NOTE_WAIT, note).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "could not note the verify challenge"),
+                    Err(_) => {
+                        tracing::warn!("noting the verify challenge is slow; answering first")
+                    }
+                }
+            } else if state.inner.take_unsigned_note(received_at_ms) {
+                // Anyone can send these: keep only their time, without waiting.
+                writer.note_verify(received_at_ms);
             }
         }
         state.inner.stats.verified.fetch_add(1, Ordering::Relaxed);

@@ -137,3 +137,16 @@ pub fn probe_write(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+/// The `meta` key holding when the last unsigned verify challenge came (ms).
+pub const LAST_VERIFY_KEY: &str = "last_unsigned_verify_at";
+
+/// Records that an unsigned verify challenge came at `at_ms` (only the latest time is kept).
+pub fn note_verify(conn: &Connection, at_ms: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES(?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+        rusqlite::params![LAST_VERIFY_KEY, at_ms],
+    )?;
+    Ok(())
+}

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Batch, Ingested, StoreError, probe_write};
+use super::{Batch, Ingested, StoreError, note_verify, probe_write};
 use crate::smartcar::{ParseError, Webhook};
 
 /// Most deliveries committed in one transaction.
@@ -29,6 +29,36 @@ enum Job {
     Probe {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// The time of an unsigned verify challenge: nothing of its body is kept, and nobody
+    /// waits for it.
+    NoteVerify { at_ms: i64 },
+}
+
+impl Job {
+    /// True when whoever sent the job no longer waits for its answer (the request was
+    /// dropped: the caller went away or timed out). Writing it then would store a delivery
+    /// nobody acknowledged, and Smartcar retries it anyway.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Ingest { reply, .. } => reply.is_closed(),
+            Job::Probe { reply } => reply.is_closed(),
+            Job::NoteVerify { .. } => false,
+        }
+    }
+
+    /// Answers the job's sender with `error`.
+    fn fail(self, error: &StoreError) {
+        let error = || StoreError::Unavailable(error.to_string());
+        match self {
+            Job::Ingest { reply, .. } => {
+                let _ = reply.send(Err(error()));
+            }
+            Job::Probe { reply } => {
+                let _ = reply.send(Err(error()));
+            }
+            Job::NoteVerify { .. } => {}
+        }
+    }
 }
 
 /// Sends work to the writer thread. Cheap to clone; the thread stops when every handle
@@ -95,6 +125,17 @@ impl WriterHandle {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Jobs sent and not yet taken by the writer.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
+    /// Notes that an unsigned verify challenge came at `at_ms`, without waiting: when the
+    /// writer's queue is full the note is dropped (it is only the time shown in the app).
+    pub fn note_verify(&self, at_ms: i64) {
+        let _ = self.jobs.try_send(Job::NoteVerify { at_ms });
+    }
+
     /// Commits a small write, proving the database takes writes now.
     pub async fn probe(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -137,9 +178,15 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
 enum Done {
     Ingest(Ingested),
     Probe,
+    Noted,
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
+    // A caller that has gone will not acknowledge anything: don't spend a write on it.
+    let batch: Vec<Job> = batch.into_iter().filter(|job| !job.abandoned()).collect();
+    if batch.is_empty() {
+        return;
+    }
     stats.transactions.fetch_add(1, Ordering::Relaxed);
     match write_all(conn, &batch, stats) {
         Ok(results) => {
@@ -152,33 +199,50 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
                     (Job::Probe { reply }, _) => {
                         let _ = reply.send(Ok(()));
                     }
-                    (Job::Ingest { reply, .. }, Done::Probe) => {
-                        let _ = reply.send(Err(StoreError::WriterGone));
-                    }
+                    (job, _) => job.fail(&StoreError::WriterGone),
                 }
             }
         }
-        // One bad write must not sink the others: try each alone.
-        Err(_) if batch.len() > 1 => {
+        // One bad delivery must not sink the others: when the error is one a single job
+        // can cause, try each alone. When the database itself fails (busy past its
+        // timeout, full, read-only, an IO error), every job would fail the same way, and
+        // trying them one by one would multiply the busy timeout: fail the batch at once.
+        Err(error) if batch.len() > 1 && !is_database_failure(&error) => {
             for job in batch {
                 commit_batch(conn, vec![job], stats);
             }
         }
         Err(error) => {
-            tracing::warn!(%error, "database write failed; answering 503 so Smartcar retries");
-            stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, jobs = batch.len(), "database write failed; answering 503 so Smartcar retries");
+            stats
+                .failed_jobs
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             let error = StoreError::Unavailable(error.to_string());
             for job in batch {
-                match job {
-                    Job::Ingest { reply, .. } => {
-                        let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
-                    }
-                    Job::Probe { reply } => {
-                        let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
-                    }
-                }
+                job.fail(&error);
             }
         }
+    }
+}
+
+/// True for errors of the database as a whole rather than of one job's data.
+fn is_database_failure(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    match error.sqlite_error_code() {
+        Some(code) => matches!(
+            code,
+            DatabaseBusy
+                | DatabaseLocked
+                | DiskFull
+                | ReadOnly
+                | SystemIoFailure
+                | CannotOpen
+                | OutOfMemory
+                | DatabaseCorrupt
+                | NotADatabase
+                | FileLockingProtocolFailed
+        ),
+        None => false,
     }
 }
 
@@ -200,6 +264,10 @@ fn write_all(
             Job::Probe { .. } => {
                 probe_write(tx.tx())?;
                 Done::Probe
+            }
+            Job::NoteVerify { at_ms } => {
+                note_verify(tx.tx(), *at_ms)?;
+                Done::Noted
             }
         });
     }

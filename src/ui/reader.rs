@@ -217,7 +217,16 @@ fn answer(conn: &Connection, query: Query) -> Answer {
                 .ok()
                 .flatten()
             };
-            Answer::Reachability(last("parsed"), last("verify"))
+            // Signed challenges are archived; unsigned ones leave only their time in `meta`.
+            let unsigned_verify: Option<i64> = conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [crate::store::LAST_VERIFY_KEY],
+                    |r| r.get(0),
+                )
+                .ok();
+            let verify = last("verify").max(unsigned_verify);
+            Answer::Reachability(last("parsed"), verify)
         }
         Query::Trail {
             ref vehicle,
