@@ -259,7 +259,7 @@ async fn with_every_slot_taken_a_request_gets_503_at_once_and_one_address_only_i
         max_concurrent: 4,
         ..Limits::default()
     };
-    let (addr, db, _dir, writer) = server_with(limits, Duration::from_secs(60)).await;
+    let (addr, db, _dir, _writer) = server_with(limits, Duration::from_secs(60)).await;
     let url = format!("http://{addr}/webhooks/smartcar");
     let health = format!("http://{addr}/healthz");
     // Another connection holds the write lock: every stored delivery waits, holding its slot.
@@ -274,16 +274,24 @@ async fn with_every_slot_taken_a_request_gets_503_at_once_and_one_address_only_i
                 .status()
         }));
     }
-    // A delivery reaches the writer only once it holds a slot: one is being written (and
-    // waits for the lock), three are queued.
+    // The Connect redirect page takes a slot and answers at once, so it can watch for
+    // the moment all four deliveries hold theirs (they wait for the lock meanwhile).
+    let page = format!("http://{addr}/oauth/callback?code=c&state=nobody");
+    let mut status = 0;
     assert!(
         wait_until_async(
-            Duration::from_secs(10),
-            || async { writer.queued() },
-            |q| *q == 3
+            Duration::from_secs(20),
+            || {
+                let page = page.clone();
+                async move { client_from(ip(6)).get(&page).send().await.unwrap().status() }
+            },
+            |answer| {
+                status = answer.as_u16();
+                status == 503
+            }
         )
         .await,
-        "the deliveries never all held a slot"
+        "the deliveries never all held a slot: {status}"
     );
     // One address holds at most a quarter of the slots.
     let body = br#"{"eventType":"VERIFY","data":{"challenge":"second-from-one-address"}}"#;
