@@ -251,7 +251,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // A configuration error gets its own code, so systemd stops restarting it.
+            ExitCode::from(commands::exit::exit_code(&error))
         }
     }
 }

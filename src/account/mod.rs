@@ -1,8 +1,10 @@
 //! The owner's Smartcar account: the application's settings (environment first, per the
 //! product contract), the secrets, and the grants (one per Connect login, each with its own
 //! tokens and vehicles). Tokens are refreshed before they expire, one refresh at a time per
-//! grant, and the rotated refresh token is stored before it is used.
+//! grant (across processes too: under the secret store's lock), and the rotated refresh
+//! token is stored before it is used.
 
+pub mod file_lock;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::now_ms;
 use crate::smartcar::client::{ApiError, Application, Client, Endpoints, Secret, Tokens};
-use secrets::{SecretStore, SecretsError};
+use secrets::{SecretStore, SecretsError, SecretsLock};
 
 /// Refresh an access token this long before it expires.
 const REFRESH_MARGIN_MS: i64 = 5 * 60_000;
@@ -94,15 +96,9 @@ impl SavedSettings {
             .unwrap_or_default()
     }
 
-    /// Writes `path` (through a temporary file and a rename).
+    /// Writes `path` (through a fresh temporary file and a rename).
     pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(".tmp");
-        std::fs::write(&temp, serde_json::to_vec_pretty(self).unwrap_or_default())?;
-        std::fs::rename(&temp, path)
+        file_lock::replace_file(path, &serde_json::to_vec_pretty(self).unwrap_or_default())
     }
 
     /// `account.json` beside the secret file.
@@ -164,8 +160,9 @@ impl AccountConfig {
     }
 }
 
-/// One Connect login: its vehicles (not secret) and its tokens (secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One Connect login: its vehicles (not secret) and its tokens (secret, so its `Debug`
+/// leaves them out).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct Grant {
     /// fleetdash's id for it.
     pub id: String,
@@ -182,6 +179,21 @@ pub struct Grant {
     /// Smartcar refused its refresh token: only a new login helps.
     #[serde(default)]
     pub dead: bool,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("id", &self.id)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("vehicle_ids", &self.vehicle_ids)
+            .field("access_token", &"…")
+            .field("refresh_token", &"…")
+            .field("access_expires_ms", &self.access_expires_ms)
+            .field("refresh_expires_ms", &self.refresh_expires_ms)
+            .field("dead", &self.dead)
+            .finish()
+    }
 }
 
 impl Grant {
@@ -282,11 +294,12 @@ impl Account {
         client_secret: Option<&Secret>,
         management_token: Option<&Secret>,
     ) -> Result<(), AccountError> {
+        let store = self.secrets.lock()?;
         if let Some(s) = client_secret {
-            self.secrets.set(CLIENT_SECRET, Some(s))?;
+            store.set(CLIENT_SECRET, Some(s))?;
         }
         if let Some(t) = management_token {
-            self.secrets.set(MANAGEMENT_TOKEN, Some(t))?;
+            store.set(MANAGEMENT_TOKEN, Some(t))?;
         }
         Ok(())
     }
@@ -352,9 +365,18 @@ impl Account {
         Ok(grants)
     }
 
-    fn save_grant(&self, grant: &Grant) -> Result<(), AccountError> {
+    /// The grant `id`, as stored now.
+    fn grant(&self, id: &str) -> Result<Option<Grant>, AccountError> {
+        Ok(self
+            .secrets
+            .get(&format!("{GRANT_PREFIX}{id}"))?
+            .and_then(|text| serde_json::from_str::<Grant>(text.expose()).ok()))
+    }
+
+    /// Stores `grant` while the caller holds the store's lock.
+    fn save_grant(store: &SecretsLock<'_>, grant: &Grant) -> Result<(), AccountError> {
         let text = serde_json::to_string(grant).unwrap_or_default();
-        self.secrets.set(
+        store.set(
             &format!("{GRANT_PREFIX}{}", grant.id),
             Some(&Secret::new(text)),
         )?;
@@ -383,6 +405,7 @@ impl Account {
             dead: false,
         };
         grant.set_tokens(&tokens);
+        let store = self.secrets.lock_async().await?;
         // A later login that reaches the same vehicles replaces the older grant for them.
         for old in self.grants()? {
             if old
@@ -390,50 +413,68 @@ impl Account {
                 .iter()
                 .all(|v| grant.vehicle_ids.contains(v))
             {
-                self.remove_grant(&old.id)?;
+                store.set(&format!("{GRANT_PREFIX}{}", old.id), None)?;
             }
         }
-        self.save_grant(&grant)?;
+        Account::save_grant(&store, &grant)?;
         Ok(grant)
     }
 
     /// A valid access token for `grant_id`, refreshed first when it expires within minutes.
-    /// Concurrent callers share one refresh; the rotated refresh token is stored before the
-    /// new access token is handed out.
+    /// Concurrent callers, in this process or another, share one refresh; the rotated
+    /// refresh token is stored before the new access token is handed out.
     pub async fn access_token(&self, grant_id: &str) -> Result<Secret, AccountError> {
+        let gone =
+            || AccountError::Missing("This login is gone: sign in again (fleetdash login).".into());
+        // Most calls find a valid token and need no lock at all.
+        let tokens = self.grant(grant_id)?.ok_or_else(gone)?.tokens();
+        if !tokens.access_expiring(now_ms(), REFRESH_MARGIN_MS) {
+            return Ok(tokens.access_token);
+        }
+        let app = self.application()?;
         let lock = self
             .refreshing
             .lock()
             .map(|mut m| m.entry(grant_id.to_owned()).or_default().clone())
             .unwrap_or_default();
-        let _held = lock.lock().await;
-        // Read again under the lock: another caller may have refreshed meanwhile.
-        let mut grant = self
-            .grants()?
-            .into_iter()
-            .find(|g| g.id == grant_id)
-            .ok_or_else(|| {
-                AccountError::Missing("This login is gone: sign in again (fleetdash login).".into())
-            })?;
-        let tokens = grant.tokens();
-        if !tokens.access_expiring(now_ms(), REFRESH_MARGIN_MS) {
-            return Ok(tokens.access_token);
-        }
-        let app = self.application()?;
-        let fresh = match self.client.refresh(&app, &tokens.refresh_token).await {
-            Ok(fresh) => fresh,
-            Err(error) => {
-                if error.needs_reconnect() {
-                    grant.dead = true;
-                    self.save_grant(&grant)?;
-                }
-                return Err(error.into());
+        let _in_process = lock.lock().await;
+        // Held across the HTTP call: Smartcar kills a refresh token at its first use, so a
+        // second process spending the same one would get invalid_grant.
+        let store = self.secrets.lock_async().await?;
+        let mut retried = false;
+        loop {
+            // Read again under the lock: another caller or process may have refreshed.
+            let mut grant = self.grant(grant_id)?.ok_or_else(gone)?;
+            let tokens = grant.tokens();
+            if !tokens.access_expiring(now_ms(), REFRESH_MARGIN_MS) {
+                return Ok(tokens.access_token);
             }
-        };
-        grant.set_tokens(&fresh);
-        self.save_grant(&grant)?;
-        tracing::info!(grant = grant_id, "refreshed the access token");
-        Ok(fresh.access_token)
+            let error = match self.client.refresh(&app, &tokens.refresh_token).await {
+                Ok(fresh) => {
+                    grant.set_tokens(&fresh);
+                    grant.dead = false;
+                    Account::save_grant(&store, &grant)?;
+                    tracing::info!(grant = grant_id, "refreshed the access token");
+                    return Ok(fresh.access_token);
+                }
+                Err(error) => error,
+            };
+            if error.needs_reconnect() {
+                // A writer that skips the lock (an older fleetdash) may have rotated the
+                // token meanwhile: then the login lives on, with the token it stored.
+                let mut now = self.grant(grant_id)?.ok_or_else(gone)?;
+                if now.refresh_token != grant.refresh_token {
+                    if !retried {
+                        retried = true;
+                        continue;
+                    }
+                } else {
+                    now.dead = true;
+                    Account::save_grant(&store, &now)?;
+                }
+            }
+            return Err(error.into());
+        }
     }
 
     /// The grant reaching `vehicle_id`, if any.

@@ -4,11 +4,17 @@
 //! readable by its owner only (0600), written whole through a temporary file, `fsync` and
 //! a rename, so a crash leaves either the old or the new file and never a half-written one
 //! (a rotated refresh token that got lost would end the grant).
+//!
+//! Several processes may share the store (the app, a cron `fleetdash poll`, `fleetdash
+//! login`): every change is a read-modify-write under an OS lock on `secrets.json.lock`
+//! beside the file (also when the credential store holds the secrets), and
+//! [`SecretStore::lock`] hands that lock to callers that must keep it longer (a token
+//! refresh, across its HTTP call).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::file_lock::{FileLock, lock_path_for, replace_file};
 use crate::smartcar::client::Secret;
 
 /// What went wrong with the secret file.
@@ -19,7 +25,7 @@ pub enum SecretsError {
     Io {
         /// The file.
         path: PathBuf,
-        /// "read" or "written".
+        /// "read", "written" or "locked".
         action: &'static str,
         /// Why.
         source: std::io::Error,
@@ -122,43 +128,47 @@ impl SecretStore {
             return on_own_thread(service, move |entry| entry.set_password(&text))
                 .map_err(|e| SecretsError::Keyring(e.to_string()));
         }
-        let io = |source| SecretsError::Io {
+        let bytes = serde_json::to_vec_pretty(map).unwrap_or_default();
+        replace_file(&self.path, &bytes).map_err(|source| SecretsError::Io {
             path: self.path.clone(),
             action: "written",
             source,
-        };
-        if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        })
+    }
+
+    /// The lock file that serializes changes to this store across processes.
+    fn lock_path(&self) -> PathBuf {
+        lock_path_for(&self.path)
+    }
+
+    /// Takes the store's lock (waiting for another process or thread that holds it): until
+    /// the guard drops, nobody else changes the store. Blocks the thread: from async code
+    /// use [`SecretStore::lock_async`].
+    pub fn lock(&self) -> Result<SecretsLock<'_>, SecretsError> {
+        let held = FileLock::acquire(&self.lock_path()).map_err(|e| self.lock_error(e))?;
+        Ok(SecretsLock {
+            store: self,
+            _held: held,
+        })
+    }
+
+    /// [`SecretStore::lock`] without blocking the runtime while it waits.
+    pub async fn lock_async(&self) -> Result<SecretsLock<'_>, SecretsError> {
+        let held = FileLock::acquire_async(self.lock_path())
+            .await
+            .map_err(|e| self.lock_error(e))?;
+        Ok(SecretsLock {
+            store: self,
+            _held: held,
+        })
+    }
+
+    fn lock_error(&self, source: std::io::Error) -> SecretsError {
+        SecretsError::Io {
+            path: self.lock_path(),
+            action: "locked",
+            source,
         }
-        let mut temp = self.path.as_os_str().to_owned();
-        temp.push(".tmp");
-        let temp = PathBuf::from(temp);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temp).map_err(io)?;
-        // A file left by an older version may have looser permissions.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(io)?;
-        }
-        let bytes = serde_json::to_vec_pretty(map).unwrap_or_default();
-        file.write_all(&bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&temp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = std::fs::File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
     }
 
     /// The secret named `key`, if stored.
@@ -166,14 +176,10 @@ impl SecretStore {
         Ok(self.load()?.remove(key).map(Secret::new))
     }
 
-    /// Stores (or with `None` removes) the secret named `key`; durable when it returns.
+    /// Stores (or with `None` removes) the secret named `key`, under the store's lock;
+    /// durable when it returns. Blocks while another holds the lock.
     pub fn set(&self, key: &str, value: Option<&Secret>) -> Result<(), SecretsError> {
-        let mut map = self.load()?;
-        match value {
-            Some(value) => map.insert(key.to_owned(), value.expose().to_owned()),
-            None => map.remove(key),
-        };
-        self.save(&map)
+        self.lock()?.set(key, value)
     }
 
     /// Every key starting with `prefix`.
@@ -183,6 +189,35 @@ impl SecretStore {
             .into_keys()
             .filter(|k| k.starts_with(prefix))
             .collect())
+    }
+}
+
+/// The store's lock, held: reads and changes through it see every change made before it
+/// was taken, and no other process changes the store until it drops.
+pub struct SecretsLock<'a> {
+    store: &'a SecretStore,
+    _held: FileLock,
+}
+
+impl SecretsLock<'_> {
+    /// The secret named `key`, if stored.
+    pub fn get(&self, key: &str) -> Result<Option<Secret>, SecretsError> {
+        self.store.get(key)
+    }
+
+    /// Stores (or with `None` removes) the secret named `key`; durable when it returns.
+    pub fn set(&self, key: &str, value: Option<&Secret>) -> Result<(), SecretsError> {
+        let mut map = self.store.load()?;
+        match value {
+            Some(value) => map.insert(key.to_owned(), value.expose().to_owned()),
+            None => map.remove(key),
+        };
+        self.store.save(&map)
+    }
+
+    /// Every key starting with `prefix`.
+    pub fn keys(&self, prefix: &str) -> Result<Vec<String>, SecretsError> {
+        self.store.keys(prefix)
     }
 }
 
@@ -261,12 +296,59 @@ mod tests {
         );
         if store.uses_keyring() {
             assert!(!path.exists(), "nothing on disk when the keyring holds it");
+            // Changes to the keyring's entry are serialized by the lock file all the same.
+            assert!(dir.path().join("secrets.json.lock").exists());
             assert!(store.describe().contains("credential store"));
             store.set("k", None).unwrap();
         } else {
             assert!(path.exists());
             assert!(store.describe().contains("readable only by you"));
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_a_temporary_file_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, b"").unwrap();
+        // Where a writer with a fixed temporary name would open, truncate and write.
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("secrets.json.tmp")).unwrap();
+        let store = SecretStore::at(&path);
+        store.set("a", Some(&Secret::new("one"))).unwrap();
+        assert_eq!(
+            std::fs::read(&elsewhere).unwrap(),
+            b"",
+            "the link was followed"
+        );
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(store.get("a").unwrap(), Some(Secret::new("one")));
+    }
+
+    #[test]
+    fn a_change_waits_for_the_lock_another_holder_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        let store = SecretStore::at(&path);
+        let held = store.lock().unwrap();
+        held.set("a", Some(&Secret::new("one"))).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = SecretStore::at(&path);
+        let writer = std::thread::spawn(move || {
+            other.set("b", Some(&Secret::new("two"))).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "a change went ahead while the lock was held"
+        );
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        writer.join().unwrap();
+        // Neither change lost the other.
+        assert_eq!(store.keys("").unwrap(), vec!["a", "b"]);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn management_token_from_env() -> anyhow::Result<ManagementToken> {
              Copy the Application Management Token from the Smartcar Dashboard (Configuration > API keys) \
              and start again with {MANAGEMENT_TOKEN_ENV}=<token> in the environment."
         )
-    })
+    }).map_err(super::exit::config_error)
 }
 
 /// Runs the server until SIGINT or SIGTERM, then finishes in-flight requests and returns.

@@ -572,8 +572,9 @@ mod tests {
     }
 }
 
-/// What Connect's redirect brought back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What Connect's redirect brought back. Its `Debug` leaves the code out: until it is
+/// traded, the code is as good as the tokens it buys.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ConnectOutcome {
     /// The owner allowed access: trade this code for tokens.
     Code(String),
@@ -584,6 +585,17 @@ pub enum ConnectOutcome {
     /// The redirect carried a state this fleetdash did not send: not the login it started
     /// (a stale tab, or a forgery). Ignored; the login goes on waiting.
     ForeignState,
+}
+
+impl fmt::Debug for ConnectOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectOutcome::Code(_) => f.write_str("Code(…)"),
+            ConnectOutcome::Reconnected(id) => f.debug_tuple("Reconnected").field(id).finish(),
+            ConnectOutcome::Refused(why) => f.debug_tuple("Refused").field(why).finish(),
+            ConnectOutcome::ForeignState => f.write_str("ForeignState"),
+        }
+    }
 }
 
 impl ConnectOutcome {

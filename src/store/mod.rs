@@ -3,7 +3,8 @@
 //!
 //! One process writes through one connection (see [`writer`]); readers open their own.
 //! WAL lets readers and the writer run at once, and `synchronous=FULL` makes a commit
-//! survive a power cut, which is what "acknowledged" promises Smartcar.
+//! survive a power cut, which is what "acknowledged" promises Smartcar (on macOS only with
+//! `fullfsync`, see [`durability_pragmas`]).
 
 pub mod archive;
 pub mod export;
@@ -95,9 +96,25 @@ pub fn open(path: &Path, options: &StoreOptions) -> Result<Connection, StoreErro
     conn.busy_timeout(options.busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    for pragma in durability_pragmas(cfg!(target_os = "macos")) {
+        conn.pragma_update(None, pragma, true)?;
+    }
     conn.pragma_update(None, "foreign_keys", false)?;
     schema::migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// The pragmas a read-write connection turns on beyond `synchronous=FULL`, for the
+/// platform (`macos` is `cfg!(target_os = "macos")`, so both branches compile everywhere).
+/// On macOS `fsync` leaves data in the drive's cache, where a power cut loses it; only
+/// `F_FULLFSYNC` flushes it, and SQLite uses that for commits and checkpoints only when
+/// told. Elsewhere `fsync` suffices and the pragmas do nothing.
+pub fn durability_pragmas(macos: bool) -> &'static [&'static str] {
+    if macos {
+        &["fullfsync", "checkpoint_fullfsync"]
+    } else {
+        &[]
+    }
 }
 
 /// Opens an existing database for reading only (exports, the UI's views).
@@ -149,4 +166,25 @@ pub fn note_verify(conn: &Connection, at_ms: i64) -> rusqlite::Result<()> {
         rusqlite::params![LAST_VERIFY_KEY, at_ms],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_and_checkpoints_use_full_fsync_on_macos_and_only_there() {
+        assert_eq!(
+            durability_pragmas(true),
+            ["fullfsync", "checkpoint_fullfsync"]
+        );
+        assert!(durability_pragmas(false).is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("f.sqlite3"), &StoreOptions::default()).unwrap();
+        let on_here = i64::from(cfg!(target_os = "macos"));
+        for pragma in ["fullfsync", "checkpoint_fullfsync"] {
+            let value: i64 = conn.pragma_query_value(None, pragma, |r| r.get(0)).unwrap();
+            assert_eq!(value, on_here, "PRAGMA {pragma}");
+        }
+    }
 }
