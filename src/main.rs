@@ -180,6 +180,10 @@ enum Command {
         /// Keep pulling as deliveries reach the relay (long polling) until Ctrl-C.
         #[arg(long)]
         follow: bool,
+        /// Sync over plain http:// from a host other than this machine. The token and the
+        /// data then cross the network unencrypted: only for a network that is yours alone.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Rebuild every derived table from the archive of raw deliveries.
     Reprocess {
@@ -439,10 +443,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("stored {stored} reading(s)");
             Ok(())
         }),
-        Some(Command::Sync { from, db, follow }) => {
+        Some(Command::Sync {
+            from,
+            db,
+            follow,
+            allow_insecure_http,
+        }) => {
             let paths = fleetdash::ui::account::AccountPaths::from_env();
             let relay = commands::sync::relay(from.as_deref(), &paths)?;
-            commands::sync::run(relay, db.unwrap_or_else(default_db_path), follow)?;
+            commands::sync::run(
+                relay,
+                db.unwrap_or_else(default_db_path),
+                follow,
+                allow_insecure_http,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reprocess { db }) => {

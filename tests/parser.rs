@@ -256,6 +256,32 @@ fn out_of_range_values_are_skipped_not_stored() {
     assert_eq!(event.notes.len(), 3);
 }
 
+#[test]
+fn impossible_numbers_read_as_unknown_and_the_rest_of_the_delivery_is_kept() {
+    // A fraction above 1, a range past 5,000 km (in km and in miles), a model year from
+    // nowhere; the SoC beside them is kept.
+    let body = br#"{"eventId": "e", "eventType": "VEHICLE_STATE", "vehicleId": "v",
+        "data": {"vehicle": {"id": "v", "make": "TESLA", "year": 1e12}, "signals": [
+            {"code": "tractionbattery-stateofcharge", "body": {"value": 5, "unit": "fraction"}},
+            {"code": "tractionbattery-range", "body": {"value": 5001}},
+            {"code": "tractionbattery-range", "body": {"value": 3200, "unit": "miles"}},
+            {"code": "tractionbattery-range", "body": {"value": 1e400}},
+            {"code": "tractionbattery-stateofcharge", "body": {"value": 0.5, "unit": "fraction"},
+             "meta": {"oemUpdatedAt": 1731940328000}}
+        ]}, "meta": {}}"#;
+    let Webhook::Event(event) = parse_webhook(body, ARRIVAL).unwrap() else {
+        panic!()
+    };
+    let unit = &event.units[0];
+    assert_eq!(
+        summary(&unit.readings),
+        ["battery 1731940328000 Some(50.0) None"]
+    );
+    assert_eq!(event.notes.len(), 4, "{:?}", event.notes);
+    let info = unit.info.clone().unwrap();
+    assert_eq!((info.make.as_deref(), info.year), (Some("TESLA"), None));
+}
+
 // ---------------------------------------------------------------------------------------
 // Never panic.
 

@@ -43,8 +43,11 @@ pub fn run(options: ExportOptions) -> anyhow::Result<u64> {
     match &options.out {
         None => {
             let stdout = std::io::stdout();
-            let rows = export_csv(&conn, options.kind, &filter, BufWriter::new(stdout.lock()))?;
-            Ok(rows)
+            match export_csv(&conn, options.kind, &filter, BufWriter::new(stdout.lock())) {
+                // `fleetdash export battery | head`: the reader has all it wanted.
+                Err(error) if error.is_broken_pipe() => Ok(0),
+                written => Ok(written?),
+            }
         }
         Some(path) => export_to_file(&conn, options.kind, &filter, path, None),
     }

@@ -2,6 +2,7 @@
 //! local database, once or following.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
 use tokio::sync::watch;
@@ -84,22 +85,58 @@ pub fn relay(from: Option<&str>, paths: &AccountPaths) -> anyhow::Result<Relay> 
     Ok(Relay::new(&url, token)?)
 }
 
-/// Pulls from `relay` into `db` until up to date, or (`follow`) until Ctrl-C or SIGTERM,
-/// printing a line per page.
-pub fn run(relay: Relay, db: PathBuf, follow: bool) -> anyhow::Result<Progress> {
-    if relay.sends_token_in_clear() {
-        tracing::warn!(
-            url = relay.url(),
-            "the relay's address is plain http: the sync token and your fleet's data cross the \
-             network unencrypted; put HTTPS in front of the relay (see the README's always-on setup)"
+/// Refuses a relay that would get the token over plain HTTP across a network, unless the
+/// user said the network is theirs (`--allow-insecure-http`).
+pub fn check_transport(relay: &Relay, allow_insecure_http: bool) -> anyhow::Result<()> {
+    if !relay.sends_token_in_clear() {
+        return Ok(());
+    }
+    if !allow_insecure_http {
+        anyhow::bail!(
+            "refusing to sync from {} over plain http: the sync token and your fleet's data would \
+             cross the network unencrypted, for anyone on the way to read. Use the relay's https:// \
+             address (put HTTPS in front of it, see the README's always-on setup), or pass \
+             --allow-insecure-http if the whole network between here and the relay is yours (a VPN)",
+            relay.url()
         );
     }
+    tracing::warn!(
+        url = relay.url(),
+        "the relay's address is plain http: the sync token and your fleet's data cross the \
+         network unencrypted (--allow-insecure-http)"
+    );
+    Ok(())
+}
+
+/// Progress lines at most this often while catching up (and one when up to date).
+const LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Deliveries per second, for the progress lines.
+fn rate(deliveries: u64, since: Instant, now: Instant) -> String {
+    let seconds = now.saturating_duration_since(since).as_secs_f64().max(1e-3);
+    format!("{:.0} deliveries/s", deliveries as f64 / seconds)
+}
+
+/// Pulls from `relay` into `db` until up to date, or (`follow`) until Ctrl-C or SIGTERM,
+/// printing progress with the current rate about once a second. Plain HTTP to another
+/// host is refused unless `allow_insecure_http`.
+pub fn run(
+    relay: Relay,
+    db: PathBuf,
+    follow: bool,
+    allow_insecure_http: bool,
+) -> anyhow::Result<Progress> {
+    check_transport(&relay, allow_insecure_http)?;
     let mut conn = store::open(&db, &StoreOptions::default())
         .with_context(|| format!("could not open the database {}", db.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("fleetdash-sync")
         .build()?;
+    let started = Instant::now();
+    // The last progress line: when, and the total pulled then (none yet: the first page
+    // gets one, with the rate the sync starts at).
+    let mut line: Option<(Instant, u64)> = None;
     let progress = runtime.block_on(async {
         let (stop_tx, stop) = watch::channel(false);
         let signalled = crate::commands::serve::shutdown_signal();
@@ -108,14 +145,33 @@ pub fn run(relay: Relay, db: PathBuf, follow: bool) -> anyhow::Result<Progress> 
             let _ = stop_tx.send(true);
         });
         crate::sync::run(&relay, &mut conn, follow, stop, |event| match event {
-            Event::Progress(p) if p.totals.pulled > 0 || !p.up_to_date => println!(
-                "{}: pulled {} so far ({} new, {} already here), {} waiting on the relay",
-                format_ms(p.last_sync_at_ms),
-                p.totals.pulled,
-                p.totals.new,
-                p.totals.duplicates,
-                p.remaining
-            ),
+            Event::Progress(p) if p.totals.pulled > 0 || !p.up_to_date => {
+                let now = Instant::now();
+                let (since, pulled_then) = line.unwrap_or((started, 0));
+                if line.is_some()
+                    && !p.up_to_date
+                    && now.saturating_duration_since(since) < LINE_EVERY
+                {
+                    return;
+                }
+                // The rate only while catching up: once up to date it would measure the
+                // relay's quiet, not the sync.
+                let current = if p.up_to_date {
+                    String::new()
+                } else {
+                    let pulled = p.totals.pulled.saturating_sub(pulled_then);
+                    format!(", {}", rate(pulled, since, now))
+                };
+                println!(
+                    "{}: pulled {} so far ({} new, {} already here), {} waiting on the relay{current}",
+                    format_ms(p.last_sync_at_ms),
+                    p.totals.pulled,
+                    p.totals.new,
+                    p.totals.duplicates,
+                    p.remaining
+                );
+                line = Some((now, p.totals.pulled));
+            }
             Event::Progress(_) => {}
             Event::StartingOver { cursor } => println!(
                 "the relay's archive ends before the last sync (delivery {cursor}): it was restored \
@@ -127,8 +183,18 @@ pub fn run(relay: Relay, db: PathBuf, follow: bool) -> anyhow::Result<Progress> 
         })
         .await
     })?;
+    let overall = if follow || progress.totals.pulled == 0 {
+        String::new()
+    } else {
+        let now = Instant::now();
+        format!(
+            " in {:.1} s ({})",
+            now.saturating_duration_since(started).as_secs_f64(),
+            rate(progress.totals.pulled, started, now)
+        )
+    };
     println!(
-        "{} {}: pulled {} deliveries ({} new, {} already here, {} unreadable kept in quarantine)",
+        "{} {}: pulled {} deliveries ({} new, {} already here, {} unreadable kept in quarantine){overall}",
         if progress.up_to_date {
             "up to date with"
         } else {

@@ -3,24 +3,27 @@
 //! Read-only and behind a bearer token compared in constant time. It serves the raw
 //! bodies of stored deliveries and nothing else: the management token and the Smartcar
 //! account tokens never leave the server. An empty page can wait (long polling) until a
-//! delivery arrives, so a following desktop hears of it within a second.
+//! delivery arrives, so a following desktop hears of it within a second. Ten wrong tokens
+//! in a minute from one address shut it out for a minute ([`limiter`]).
+
+pub mod limiter;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::AppState;
+use super::{AppState, ClientIp};
 use crate::smartcar::ManagementToken;
-use crate::store::archive::{ArchivePage, page_after};
+use crate::store::archive::{ArchivePage, BacklogMemo, page_after};
 
 /// The sync API's path.
 pub const SYNC_PATH: &str = "/api/v1/deliveries";
@@ -48,6 +51,10 @@ pub struct SyncApi {
     db: PathBuf,
     /// Read connections kept between requests.
     idle: Mutex<Vec<Connection>>,
+    /// Backlog counts carried from page to page.
+    backlog: Mutex<BacklogMemo>,
+    /// Wrong tokens per caller.
+    failures: limiter::FailureLimiter,
 }
 
 impl SyncApi {
@@ -58,6 +65,8 @@ impl SyncApi {
             token: ManagementToken::new(token)?,
             db,
             idle: Mutex::new(Vec::new()),
+            backlog: Mutex::default(),
+            failures: limiter::FailureLimiter::default(),
         }))
     }
 
@@ -67,7 +76,7 @@ impl SyncApi {
             Some(conn) => conn,
             None => crate::store::open_read_only(&self.db)?,
         };
-        let page = page_after(&conn, after, limit, MAX_PAGE_BYTES);
+        let page = page_after(&conn, after, limit, MAX_PAGE_BYTES, &self.backlog);
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < 4
         {
@@ -121,14 +130,19 @@ pub(super) struct Params {
 
 pub(super) async fn deliveries(
     State(state): State<AppState>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Some(api) = state.inner.sync.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
+    let ip = client.map(|Extension(ClientIp(ip))| ip);
+    if let Err(wait) = api.failures.check(ip, Instant::now()) {
+        return too_many_failures(wait);
+    }
+    let authorization = headers.get(header::AUTHORIZATION);
+    let presented = authorization
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -138,6 +152,14 @@ pub(super) async fn deliveries(
             outcome = "unauthorized",
             "refused a sync request: missing or wrong token"
         );
+        // A request without credentials is not a guess; one with wrong ones is.
+        if authorization.is_some() && api.failures.failed(ip, Instant::now()) {
+            tracing::warn!(
+                client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+                "{} wrong sync tokens in a minute: refusing this address for a minute",
+                limiter::MAX_FAILURES
+            );
+        }
         let mut response = error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong sync token (Authorization: Bearer <token>)",
@@ -221,6 +243,21 @@ async fn read_page(
     tokio::task::spawn_blocking(move || api.page(after, limit))
         .await
         .map_err(|_| crate::store::StoreError::Unavailable("the archive reader stopped".into()))?
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) for a caller shut out by the limiter.
+fn too_many_failures(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "too many wrong sync tokens from this address; try again in {seconds} s with the token the relay's `fleetdash serve` runs with"
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -135,6 +135,20 @@ fn version_starts_with(value: Option<&Value>, prefix: &str) -> bool {
 // ---------------------------------------------------------------------------------------
 // Small accessors: every field is optional until proven otherwise.
 
+/// Longest range any EV reports (the longest-range cars on sale reach about 1,000 km): a
+/// larger figure is a unit mix-up or garbage, not a range, so it is stored as unknown.
+pub const MAX_RANGE_KM: f64 = 5_000.0;
+
+/// Model years a payload may carry (the first car was built in 1886).
+const MODEL_YEARS: std::ops::RangeInclusive<f64> = 1886.0..=2200.0;
+
+/// A range in km from a reading in `miles` or km: unknown when negative, not finite, or
+/// beyond [`MAX_RANGE_KM`].
+fn range_km(raw: f64, miles: bool) -> Option<f64> {
+    let km = if miles { miles_to_km(raw) } else { round6(raw) };
+    (km.is_finite() && (0.0..=MAX_RANGE_KM).contains(&km)).then_some(km)
+}
+
 fn text(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -184,7 +198,9 @@ fn vehicle_info(value: Option<&Value>) -> Option<VehicleInfo> {
     let info = VehicleInfo {
         make: text(object.get("make")),
         model: text(object.get("model")),
-        year: number(object.get("year")).map(|y| y as i64),
+        year: number(object.get("year"))
+            .filter(|y| MODEL_YEARS.contains(y))
+            .map(|y| y as i64),
     };
     (info != VehicleInfo::default()).then_some(info)
 }
@@ -366,9 +382,7 @@ fn v2_item(item: &Value, received_at_ms: i64, readings: &mut Readings) -> Result
         "/battery" => {
             let body = body.ok_or("/battery has no body")?;
             let percent = number(body.get("percentRemaining")).and_then(soc_percent);
-            let range_km = number(body.get("range"))
-                .filter(|r| *r >= 0.0)
-                .map(|r| if imperial { miles_to_km(r) } else { round6(r) });
+            let range_km = number(body.get("range")).and_then(|r| range_km(r, imperial));
             if percent.is_none() && range_km.is_none() {
                 return Err("/battery has neither percentRemaining nor range".into());
             }
@@ -522,7 +536,10 @@ fn v4_signal(signal: &Value, received_at_ms: i64, readings: &mut Readings) -> Re
                 .and_then(|b| text(b.get("unit")))
                 .is_some_and(|u| u.eq_ignore_ascii_case("fraction"));
             let percent = if is_fraction {
-                soc_percent(raw.min(1.0))
+                // A fraction above 1 (bar rounding) is not a state of charge.
+                (raw <= 1.0 + 1e-9)
+                    .then(|| soc_percent(raw.min(1.0)))
+                    .flatten()
             } else {
                 // v4 reports percent; a value <= 1 is still percent here (1 % is real).
                 (0.0..=100.0).contains(&raw).then(|| round6(raw))
@@ -535,14 +552,11 @@ fn v4_signal(signal: &Value, received_at_ms: i64, readings: &mut Readings) -> Re
             });
         }
         "tractionbattery-range" => {
-            let raw = number(value())
-                .filter(|r| *r >= 0.0)
-                .ok_or("range without a value")?;
+            let raw = number(value()).ok_or("range without a value")?;
             let unit = body.and_then(|b| text(b.get("unit"))).unwrap_or_default();
-            let range_km = match unit.to_ascii_lowercase().as_str() {
-                "miles" | "mile" | "mi" => miles_to_km(raw),
-                _ => round6(raw),
-            };
+            let miles = matches!(unit.to_ascii_lowercase().as_str(), "miles" | "mile" | "mi");
+            let range_km = range_km(raw, miles)
+                .ok_or("range not plausible (more than 5,000 km or negative)")?;
             readings.push_battery(BatteryReading {
                 recorded_at_ms,
                 percent: None,

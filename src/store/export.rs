@@ -1,5 +1,10 @@
 //! CSV exports, streamed row by row from the database (never a whole table in memory).
+//!
+//! Every CSV fleetdash writes goes through [`formula_safe`] for its text cells and
+//! [`number_cell`] for its numbers, so a spreadsheet never runs a cell as a formula and
+//! never sees `inf` or `NaN`.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use rusqlite::{Connection, ToSql, types::Value as SqlValue};
@@ -225,12 +230,73 @@ pub fn count_rows(
     Ok(Some(count.max(0) as u64))
 }
 
+/// A text cell as written to CSV: one that a spreadsheet would read as a formula (it
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which
+/// makes the spreadsheet show it as text. Only for text: numbers go through
+/// [`number_cell`], so a longitude of `-122.1` stays a number.
+pub fn formula_safe(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A number as written to CSV; empty (unknown) when it is not finite, as no reading can be.
+pub fn number_cell(value: f64) -> String {
+    if value.is_finite() {
+        value.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// A cell by the SQL value's type: text is made [`formula_safe`], numbers stay numbers.
 fn cell_text(value: rusqlite::types::ValueRef<'_>) -> String {
     use rusqlite::types::ValueRef;
     match value {
         ValueRef::Null => String::new(),
         ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Real(f) => number_cell(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            formula_safe(&String::from_utf8_lossy(t)).into_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::types::ValueRef;
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_gets_a_leading_quote_and_numbers_stay_numbers() {
+        let table: &[(&str, &str)] = &[
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Van 3", "Van 3"),
+            ("a=b", "a=b"),
+            (" =x", " =x"),
+            ("'=x", "'=x"),
+            ("", ""),
+            ("\u{FF1D}x", "\u{FF1D}x"),
+        ];
+        for (text, written) in table {
+            assert_eq!(formula_safe(text), *written, "{text:?}");
+        }
+        assert_eq!(cell_text(ValueRef::Text(b"-122.1")), "'-122.1");
+        assert_eq!(cell_text(ValueRef::Real(-122.1)), "-122.1");
+        assert_eq!(cell_text(ValueRef::Integer(-5)), "-5");
+        assert_eq!(cell_text(ValueRef::Real(f64::INFINITY)), "");
+        assert_eq!(cell_text(ValueRef::Real(f64::NEG_INFINITY)), "");
+        assert_eq!(cell_text(ValueRef::Real(f64::NAN)), "");
+        assert_eq!(cell_text(ValueRef::Null), "");
     }
 }

@@ -59,6 +59,22 @@ pub enum StoreError {
     WriterGone,
 }
 
+impl StoreError {
+    /// True when the output went away (a reader such as `head` closed the pipe): the
+    /// export then ends quietly, as Unix tools do.
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            StoreError::Io(error) => Some(error),
+            StoreError::Csv(error) => match error.kind() {
+                csv::ErrorKind::Io(error) => Some(error),
+                _ => None,
+            },
+            _ => None,
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
 /// How to open the database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

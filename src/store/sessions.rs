@@ -4,6 +4,7 @@ use std::io::Write;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::export::{formula_safe, number_cell};
 use super::{ExportFilter, StoreError};
 use crate::domain::ChargingState;
 use crate::domain::sessions::{Point, Session, SessionDetector};
@@ -127,9 +128,10 @@ fn vehicle_history(
     Ok(detector.finish())
 }
 
+/// A number cell rounded to `decimals` (empty when not finite, e.g. from a capacity of `inf`).
 fn rounded(value: f64, decimals: i32) -> String {
     let factor = 10f64.powi(decimals);
-    ((value * factor).round() / factor).to_string()
+    number_cell((value * factor).round() / factor)
 }
 
 /// Writes the `sessions` export rows (the header is the caller's); returns the row count.
@@ -149,8 +151,8 @@ pub(super) fn write_sessions<W: Write>(
             let cost = pricing.cost(energy, s.position);
             let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
             csv.write_record([
-                id.clone(),
-                name.clone(),
+                formula_safe(&id).into_owned(),
+                formula_safe(&name).into_owned(),
                 format_ms(s.started_at_ms),
                 s.ended_at_ms.map(format_ms).unwrap_or_default(),
                 rounded(s.duration_min(), 1),
@@ -356,8 +358,8 @@ pub(super) fn write_summary<W: Write>(
         let t = &row.totals;
         csv.write_record([
             row.period.clone(),
-            row.vehicle_id.clone(),
-            row.vehicle_name.clone(),
+            formula_safe(&row.vehicle_id).into_owned(),
+            formula_safe(&row.vehicle_name).into_owned(),
             t.sessions.to_string(),
             cell(t.energy_kwh, 3),
             cell(t.cost, 2),

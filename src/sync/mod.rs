@@ -26,6 +26,14 @@ pub const PAGE_LIMIT: usize = 500;
 /// How long a following sync asks the relay to hold an empty answer (long polling).
 pub const FOLLOW_WAIT_SECS: u64 = 20;
 
+/// Largest answer taken from a relay. A relay's pages hold about 4 MiB of bodies (base64
+/// and JSON make that about 6 MiB); anything much larger is not a fleetdash relay, and
+/// reading it would only exhaust memory.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most of an error answer read for its message.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
 /// Why a sync stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -79,6 +87,11 @@ pub enum SyncError {
         /// What was wrong.
         reason: String,
     },
+    /// The answer was larger than [`MAX_PAGE_BYTES`].
+    #[error(
+        "the relay at {0} sent a page larger than 16 MiB, which fleetdash refuses so that a wrong or hostile server cannot exhaust this computer's memory: check that the address is your fleetdash relay and that both run the same fleetdash version"
+    )]
+    PageTooLarge(String),
     /// The local database did not take the deliveries.
     #[error("the local database did not take the deliveries: {0}")]
     Store(#[from] StoreError),
@@ -100,6 +113,7 @@ impl SyncError {
                 | SyncError::NoToken
                 | SyncError::Unauthorized(_)
                 | SyncError::NotEnabled(_)
+                | SyncError::PageTooLarge(_)
         )
     }
 }
@@ -170,7 +184,7 @@ impl Relay {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+                .is_ok_and(|ip| ip.to_canonical().is_loopback());
         self.endpoint.scheme() == "http" && !loopback
     }
 
@@ -204,7 +218,11 @@ impl Relay {
             401 => return Err(SyncError::Unauthorized(self.url.clone())),
             404 => return Err(SyncError::NotEnabled(self.url.clone())),
             _ => {
-                let text = response.text().await.unwrap_or_default();
+                let bytes = read_at_most(response, MAX_ERROR_BYTES)
+                    .await
+                    .unwrap_or_default()
+                    .unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes);
                 let message = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .and_then(|v| v["error"].as_str().map(str::to_owned))
@@ -216,12 +234,38 @@ impl Relay {
                 });
             }
         }
-        let bytes = response.bytes().await.map_err(unreachable)?;
+        let bytes = read_at_most(response, MAX_PAGE_BYTES)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| SyncError::PageTooLarge(self.url.clone()))?;
         serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer {
             url: self.url.clone(),
             reason: e.to_string(),
         })
     }
+}
+
+/// The body of `response` as it streams in, or `None` as soon as it is known to be larger
+/// than `limit` (from its `Content-Length`, or once that much has arrived): never more
+/// than `limit` bytes in memory, whatever the server sends.
+async fn read_at_most(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// The innermost cause of a request error ("connection refused", "timed out"): the outer
