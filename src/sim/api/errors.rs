@@ -22,18 +22,51 @@ pub fn api_error(
 ) -> Response {
     (
         status,
-        Json(json!({
-            "type": error_type,
-            "code": code,
-            "description": description,
-            "docURL": format!("https://smartcar.com/docs/errors/api-errors/{}", error_type.to_ascii_lowercase()),
-            "statusCode": status.as_u16(),
-            "requestId": "simulated-request",
-            "resolution": resolution,
-            "suggestedUserMessage": description,
-        })),
+        Json(error_body(
+            status,
+            error_type,
+            code,
+            description,
+            resolution,
+        )),
     )
         .into_response()
+}
+
+fn error_body(
+    status: StatusCode,
+    error_type: &str,
+    code: Option<&str>,
+    description: &str,
+    resolution: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "type": error_type,
+        "code": code,
+        "description": description,
+        "docURL": format!("https://smartcar.com/docs/errors/api-errors/{}", error_type.to_ascii_lowercase()),
+        "statusCode": status.as_u16(),
+        "requestId": "simulated-request",
+        "resolution": resolution,
+        "suggestedUserMessage": description,
+    })
+}
+
+/// The body of Smartcar's 404 for a path (or method) the API does not have; batch items
+/// carry it too.
+pub fn unknown_path_body() -> serde_json::Value {
+    error_body(
+        StatusCode::NOT_FOUND,
+        "RESOURCE_NOT_FOUND",
+        Some("PATH"),
+        "The requested resource does not exist. Check the URL and the HTTP method.",
+        json!({"type": null}),
+    )
+}
+
+/// 404 in Smartcar's shape for any path (or method) the service does not have.
+pub async fn unknown_path() -> Response {
+    (StatusCode::NOT_FOUND, Json(unknown_path_body())).into_response()
 }
 
 /// 401 for a missing, unknown or expired token.

@@ -17,12 +17,18 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::fleet::{FleetConfig, VehicleSpec};
 use crate::smartcar::ManagementToken;
 
 pub use errors::RATE_LIMIT_BUCKET;
+
+/// The response header naming each answer.
+const REQUEST_ID: &str = "sc-request-id";
 
 /// Access tokens live two hours.
 pub const ACCESS_TOKEN_SECS: i64 = 7200;
@@ -184,24 +190,51 @@ impl SimApi {
     }
 }
 
-/// The whole service on one origin.
+/// The whole service on one origin. The Vehicle API's paths also answer with a trailing
+/// slash (Smartcar's SDKs ask `GET /v2.0/vehicles/{id}/` for the attributes), and every
+/// other path or method gets Smartcar's JSON error, which the SDKs read as a typed error.
 pub fn router(api: SimApi) -> Router {
-    Router::new()
+    let vehicle_api = [
+        ("/v2.0/vehicles", get(vehicles::list)),
+        ("/v2.0/vehicles/{id}", get(vehicles::attributes)),
+        ("/v2.0/vehicles/{id}/battery", get(vehicles::battery)),
+        ("/v2.0/vehicles/{id}/charge", get(vehicles::charge)),
+        ("/v2.0/vehicles/{id}/location", get(vehicles::location)),
+        ("/v2.0/vehicles/{id}/batch", post(vehicles::batch)),
+        (
+            "/v2.0/vehicles/{id}/webhooks/{webhook_id}",
+            post(vehicles::subscribe).delete(vehicles::unsubscribe),
+        ),
+    ];
+    let mut router = Router::new()
         .route("/oauth/authorize", get(connect::page).post(connect::decide))
         .route(
             "/oauth/reauthenticate",
             get(connect::reauth_page).post(connect::reauth_decide),
         )
-        .route("/oauth/token", post(token::exchange))
-        .route("/v2.0/vehicles", get(vehicles::list))
-        .route("/v2.0/vehicles/{id}", get(vehicles::attributes))
-        .route("/v2.0/vehicles/{id}/battery", get(vehicles::battery))
-        .route("/v2.0/vehicles/{id}/charge", get(vehicles::charge))
-        .route("/v2.0/vehicles/{id}/location", get(vehicles::location))
-        .route("/v2.0/vehicles/{id}/batch", post(vehicles::batch))
-        .route(
-            "/v2.0/vehicles/{id}/webhooks/{webhook_id}",
-            post(vehicles::subscribe).delete(vehicles::unsubscribe),
-        )
+        .route("/oauth/token", post(token::exchange));
+    for (path, handler) in vehicle_api {
+        router = router
+            .route(&format!("{path}/"), handler.clone())
+            .route(path, handler);
+    }
+    router
+        .fallback(errors::unknown_path)
+        .method_not_allowed_fallback(errors::unknown_path)
+        .layer(axum::middleware::map_response_with_state(
+            api.clone(),
+            request_id,
+        ))
         .with_state(api)
+}
+
+/// Smartcar names every answer with `SC-Request-Id`; the SDKs put it in each answer's
+/// `meta`.
+async fn request_id(State(api): State<SimApi>, mut response: Response) -> Response {
+    if !response.headers().contains_key(REQUEST_ID)
+        && let Ok(value) = HeaderValue::from_str(&api.next_id("request"))
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
 }

@@ -2,16 +2,17 @@
 //! subscribe and unsubscribe, with Smartcar's headers and errors.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::SimApi;
-use super::errors::{api_error, unauthenticated};
+use super::errors::{api_error, unauthenticated, unknown_path_body};
 use crate::domain::time::format_ms;
 use crate::domain::units::{km_to_miles, round6};
-use crate::sim::fleet::{Sample, VehicleSim};
+use crate::sim::fleet::{Sample, VehicleSim, VehicleSpec};
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -107,9 +108,16 @@ fn imperial(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("imperial"))
 }
 
-/// Body and data age for one path, or an error body with its status.
-fn read(path: &str, sample: &Sample, imperial: bool) -> Result<Value, (StatusCode, Value)> {
+/// The body for one path, or an error body with its status. `""` is the attributes
+/// (batch items ask for them as `/`).
+fn read(
+    path: &str,
+    spec: &VehicleSpec,
+    sample: &Sample,
+    imperial: bool,
+) -> Result<Value, (StatusCode, Value)> {
     match path.trim_end_matches('/') {
+        "" => Ok(attributes_body(spec)),
         "/battery" => Ok(json!({
             "percentRemaining": round6(sample.soc_percent / 100.0),
             "range": if imperial { km_to_miles(sample.range_km) } else { sample.range_km },
@@ -118,12 +126,12 @@ fn read(path: &str, sample: &Sample, imperial: bool) -> Result<Value, (StatusCod
             Ok(json!({"isPluggedIn": sample.plugged_in, "state": sample.charging.as_str()}))
         }
         "/location" => Ok(json!({"latitude": sample.latitude, "longitude": sample.longitude})),
-        _ => Err((
-            StatusCode::NOT_FOUND,
-            json!({"type": "RESOURCE_NOT_FOUND", "code": "PATH", "description": "Unknown path.",
-                   "statusCode": 404, "resolution": {"type": null}}),
-        )),
+        _ => Err((StatusCode::NOT_FOUND, unknown_path_body())),
     }
+}
+
+fn attributes_body(spec: &VehicleSpec) -> Value {
+    json!({"id": spec.id, "make": spec.make, "model": spec.model, "year": spec.year})
 }
 
 fn with_headers(body: Value, sample: &Sample, now_ms: i64, imperial: bool) -> Response {
@@ -152,7 +160,7 @@ async fn one_path(api: SimApi, headers: HeaderMap, id: String, path: &str) -> Re
     };
     let sample = api.state(index);
     let imperial = imperial(&headers);
-    match read(path, &sample, imperial) {
+    match read(path, &api.vehicles()[index], &sample, imperial) {
         Ok(body) => with_headers(body, &sample, api.clock().now_ms(), imperial),
         Err((status, body)) => (status, Json(body)).into_response(),
     }
@@ -188,11 +196,7 @@ pub(super) async fn attributes(
     Path(id): Path<String>,
 ) -> Response {
     match api.vehicle(&headers, &id) {
-        Ok(index) => {
-            let v = &api.vehicles()[index];
-            Json(json!({"id": v.id, "make": v.make, "model": v.model, "year": v.year}))
-                .into_response()
-        }
+        Ok(index) => Json(attributes_body(&api.vehicles()[index])).into_response(),
         Err(response) => response,
     }
 }
@@ -206,11 +210,20 @@ pub(super) struct Paging {
 pub(super) async fn list(
     State(api): State<SimApi>,
     headers: HeaderMap,
-    Query(paging): Query<Paging>,
+    paging: Result<Query<Paging>, QueryRejection>,
 ) -> Response {
     let vehicles = match api.authorize(&headers) {
         Ok(vehicles) => vehicles,
         Err(response) => return response,
+    };
+    let Ok(Query(paging)) = paging else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION",
+            Some("PARAMETER"),
+            "limit and offset must be whole numbers.",
+            json!({"type": null}),
+        );
     };
     let limit = paging.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
@@ -262,7 +275,7 @@ pub(super) async fn batch(
     let unit = if imperial { "imperial" } else { "metric" };
     let responses: Vec<Value> = requests
         .iter()
-        .map(|path| match read(path, &sample, imperial) {
+        .map(|path| match read(path, &api.vehicles()[index], &sample, imperial) {
             Ok(body) => json!({"path": path, "code": 200, "body": body,
                                "headers": {"sc-data-age": format_ms(sample.at_ms), "sc-unit-system": unit}}),
             Err((status, body)) => json!({"path": path, "code": status.as_u16(), "body": body, "headers": {}}),

@@ -7,6 +7,8 @@ use fleetdash::smartcar::ManagementToken;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+mod paths;
+
 const CLIENT_ID: &str = "client-1";
 const SECRET: &str = "secret-1";
 const AMT: &str = "management-token-1";
