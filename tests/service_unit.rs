@@ -50,6 +50,62 @@ fn serve_without_a_management_token_exits_78_so_systemd_does_not_restart_it() {
     assert_eq!(output.status.code(), Some(1));
 }
 
+/// `serve` with `SMARTCAR_MANAGEMENT_TOKEN` set, `args` after it and `env` set: its output.
+fn serve_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = common::fleetdash();
+    command
+        .arg("serve")
+        .args(args)
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite3"))
+        .env("SMARTCAR_MANAGEMENT_TOKEN", "a-management-token")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn every_setting_serve_refuses_exits_78_and_a_taken_port_exits_1() {
+    let guessable = [("FLEETDASH_SYNC_TOKEN", "short")];
+    let not_proxies = [("FLEETDASH_TRUSTED_PROXIES", "caddy, 10.0.0.1")];
+    for (what, args, env) in [
+        (
+            "a short sync token",
+            &["--listen", "127.0.0.1:0"][..],
+            &guessable[..],
+        ),
+        (
+            "trusted proxies that are not addresses",
+            &["--listen", "127.0.0.1:0"],
+            &not_proxies,
+        ),
+        (
+            "a listen address that is not one",
+            &["--listen", "localhost:port"],
+            &[],
+        ),
+        (
+            "an address of another machine",
+            &["--listen", "203.0.113.9:8787"],
+            &[],
+        ),
+    ] {
+        let output = serve_with(args, env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{what}: {stderr}");
+    }
+    // A port another program holds may be free on the next start: systemd restarts that.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = serve_with(&["--listen", &address], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+}
+
 #[test]
 fn the_unit_bounds_the_server_hides_other_processes_and_does_not_restart_a_misconfigured_one() {
     let unit = unit_text();

@@ -47,8 +47,8 @@ pub fn management_token_from_env() -> anyhow::Result<ManagementToken> {
 pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     let token = management_token_from_env()?;
     let sync_token = std::env::var(SYNC_TOKEN_ENV).unwrap_or_default();
-    check_sync_token(&sync_token, &token)?;
-    let limits = Limits::from_env().map_err(anyhow::Error::msg)?;
+    check_sync_token(&sync_token, &token).map_err(super::exit::config_error)?;
+    let limits = Limits::from_env().map_err(super::exit::config_error)?;
     let conn = store::open(
         &options.db,
         &StoreOptions {
@@ -63,13 +63,25 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         .thread_name("fleetdash-server")
         .build()?;
     let served: anyhow::Result<()> = runtime.block_on(async {
-        let listener = TcpListener::bind(&options.listen).await.with_context(|| {
-            format!(
-                "could not listen on {}: is another fleetdash already running there? \
-                 Choose another address with --listen HOST:PORT",
-                options.listen
-            )
-        })?;
+        let listener = match TcpListener::bind(&options.listen).await {
+            Ok(listener) => listener,
+            // Taken: another fleetdash may be stopping, so trying again later can work.
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(anyhow::Error::new(error).context(format!(
+                    "could not listen on {}: is another fleetdash already running there? \
+                     Choose another address with --listen HOST:PORT",
+                    options.listen
+                )));
+            }
+            // Not an address of this machine, or not an address at all: a setting to fix.
+            Err(error) => {
+                return Err(super::exit::config_error(format!(
+                    "could not listen on {}: {error}. Give an address of this machine with \
+                     --listen HOST:PORT (for example 127.0.0.1:8787)",
+                    options.listen
+                )));
+            }
+        };
         let address = listener.local_addr()?;
         warn_if_exposed(address);
         let sync = SyncApi::new(&sync_token, options.db.clone());

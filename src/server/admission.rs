@@ -74,8 +74,12 @@ pub(super) async fn admit(
             request.headers(),
             &admission.trusted_proxies,
         ),
-        // Driven without a socket (tests through `oneshot`): one unknown caller.
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        // Driven without a socket (tests through `oneshot`): the address the driver gave,
+        // else one unknown caller.
+        None => request
+            .extensions()
+            .get::<ClientIp>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientIp(ip)| *ip),
     };
     let started = peer.map_or_else(Instant::now, |p| p.started);
     let reading = match admission.reading.take(Some(client)) {
