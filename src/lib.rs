@@ -11,4 +11,5 @@ pub mod sim;
 pub mod smartcar;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "gui")]
 pub mod ui;

@@ -272,10 +272,25 @@ fn init_logging(server: bool) {
         .init();
 }
 
+/// The app's window.
+#[cfg(feature = "gui")]
+fn app() -> anyhow::Result<()> {
+    fleetdash::ui::run()
+}
+
+/// A build without the window (`--no-default-features`) says so instead.
+#[cfg(not(feature = "gui"))]
+fn app() -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this fleetdash was built without its window (cargo's feature `gui`): the commands \
+         work (`fleetdash --help`); build it with the default features for the app"
+    )
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
-            fleetdash::ui::run()?;
+            app()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve {
@@ -449,7 +464,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             follow,
             allow_insecure_http,
         }) => {
-            let paths = fleetdash::ui::account::AccountPaths::from_env();
+            let paths = fleetdash::account::AccountPaths::from_env();
             let relay = commands::sync::relay(from.as_deref(), &paths)?;
             commands::sync::run(
                 relay,
@@ -482,7 +497,7 @@ where
     F: FnOnce(fleetdash::account::Account) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let paths = fleetdash::ui::account::AccountPaths::from_env();
+    let paths = fleetdash::account::AccountPaths::from_env();
     let saved = fleetdash::account::SavedSettings::load(
         &fleetdash::account::SavedSettings::path_beside(&paths.secrets),
     );

@@ -5,6 +5,7 @@
 //! token is stored before it is used.
 
 pub mod file_lock;
+mod paths;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::now_ms;
 use crate::smartcar::client::{ApiError, Application, Client, Endpoints, Secret, Tokens};
+pub use paths::AccountPaths;
 use secrets::{SecretStore, SecretsError, SecretsLock};
 
 /// Refresh an access token this long before it expires.

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::account::AccountPaths;
 use crate::account::SavedSettings;
 use crate::account::secrets::SecretStore;
 use crate::commands::serve::SYNC_TOKEN_ENV;
@@ -14,7 +15,6 @@ use crate::domain::time::format_ms;
 use crate::smartcar::client::Secret;
 use crate::store::{self, StoreOptions};
 use crate::sync::{Event, Progress, Relay, SyncError};
-use crate::ui::account::AccountPaths;
 
 /// The secret store's key for the sync token.
 pub const TOKEN_SECRET_KEY: &str = "sync_token";

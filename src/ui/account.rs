@@ -4,64 +4,17 @@
 //! reach the callback. Every operation runs on a thread of its own; the page shows its
 //! progress and outcome in plain words.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use egui::{Color32, RichText};
 
 use super::data::VehicleRow;
-use crate::account::secrets::SecretStore;
+pub use crate::account::AccountPaths;
 use crate::account::{Account, AccountConfig, Grant, SavedSettings};
 use crate::domain::time::now_ms;
 use crate::server::oauth::LoginWaiters;
 use crate::smartcar::client::Secret;
-
-/// Where the account's files live.
-#[derive(Debug, Clone)]
-pub struct AccountPaths {
-    /// The secret file (when no credential store is used), with `account.json` beside it.
-    pub secrets: PathBuf,
-    /// Use the OS credential store when one runs.
-    pub keyring: bool,
-}
-
-impl AccountPaths {
-    /// `FLEETDASH_SECRETS` (a file, no credential store), else the platform's credential
-    /// store with a file in the config directory as the fallback.
-    pub fn from_env() -> Self {
-        match std::env::var_os("FLEETDASH_SECRETS") {
-            Some(path) => AccountPaths {
-                secrets: PathBuf::from(path),
-                keyring: false,
-            },
-            None => AccountPaths {
-                secrets: SecretStore::default_path(),
-                keyring: true,
-            },
-        }
-    }
-
-    /// Files only, in `secrets` (tests).
-    pub fn file(secrets: &Path) -> Self {
-        AccountPaths {
-            secrets: secrets.to_owned(),
-            keyring: false,
-        }
-    }
-
-    /// The secret store these paths describe.
-    pub fn store(&self) -> SecretStore {
-        if self.keyring {
-            SecretStore::platform(&self.secrets)
-        } else {
-            SecretStore::at(&self.secrets)
-        }
-    }
-
-    fn settings(&self) -> PathBuf {
-        SavedSettings::path_beside(&self.secrets)
-    }
-}
 
 /// An operation under way.
 struct Job {

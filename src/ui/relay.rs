@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use egui::{Color32, RichText};
 use tokio::sync::watch;
 
+use crate::account::AccountPaths;
 use crate::commands::sync::{save_relay, saved_relay};
 use crate::domain::time::now_ms;
 use crate::smartcar::client::Secret;
 use crate::store::archive::sync_position;
 use crate::store::{self, StoreOptions};
 use crate::sync::{Event, Relay, normalize_url};
-use crate::ui::account::AccountPaths;
 
 /// What the sync is doing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
