@@ -71,9 +71,7 @@ fuzz_target!(|data: &[u8]| {
         // bytes, which the fuzzer found at once).
         request = request.header("sc-signature", fixture.wrong_key.sign(body));
     }
-    let request = request
-        .body(Body::from(body.to_vec()))
-        .expect("a request");
+    let request = request.body(Body::from(body.to_vec())).expect("a request");
     let (status, answer) = fixture.runtime.block_on(async {
         let response = fixture
             .app
@@ -92,7 +90,11 @@ fuzz_target!(|data: &[u8]| {
         "status {status} is not in the contract"
     );
     if wrong_signature {
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "a wrong signature was let in");
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a wrong signature was let in"
+        );
     }
     let verify = match parse_webhook(body, 0) {
         Ok(Webhook::Verify { challenge, .. }) if is_plain_challenge(&challenge) => Some(challenge),

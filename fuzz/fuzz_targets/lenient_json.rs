@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(strict) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    assert_eq!(lenient.ok().as_ref(), Some(&strict), "strict JSON read differently");
+    assert_eq!(
+        lenient.ok().as_ref(),
+        Some(&strict),
+        "strict JSON read differently"
+    );
     // Compare with the strict reading of the same text: number printing need not round-trip.
     let compact = strict.to_string();
     let Ok(expected) = serde_json::from_str::<Value>(&compact) else {

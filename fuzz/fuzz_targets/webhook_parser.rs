@@ -10,7 +10,11 @@ const RECEIVED_AT_MS: i64 = 1_767_225_600_000;
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_webhook(data, RECEIVED_AT_MS);
-    assert_eq!(parsed, parse_webhook(data, RECEIVED_AT_MS), "not deterministic");
+    assert_eq!(
+        parsed,
+        parse_webhook(data, RECEIVED_AT_MS),
+        "not deterministic"
+    );
     let Ok(Webhook::Event(event)) = parsed else {
         return;
     };
