@@ -272,25 +272,10 @@ fn init_logging(server: bool) {
         .init();
 }
 
-/// The app's window.
-#[cfg(feature = "gui")]
-fn app() -> anyhow::Result<()> {
-    fleetdash::ui::run()
-}
-
-/// A build without the window (`--no-default-features`) says so instead.
-#[cfg(not(feature = "gui"))]
-fn app() -> anyhow::Result<()> {
-    anyhow::bail!(
-        "this fleetdash was built without its window (cargo's feature `gui`): the commands \
-         work (`fleetdash --help`); build it with the default features for the app"
-    )
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
-            app()?;
+            commands::app()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve {

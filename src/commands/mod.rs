@@ -8,3 +8,18 @@ pub mod serve;
 pub mod settings;
 pub mod simulate;
 pub mod sync;
+
+/// The app's window (`fleetdash` without a command).
+#[cfg(feature = "gui")]
+pub fn app() -> anyhow::Result<()> {
+    crate::ui::run()
+}
+
+/// A build without the window (`--no-default-features`) says so instead.
+#[cfg(not(feature = "gui"))]
+pub fn app() -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this fleetdash was built without its window (cargo's feature `gui`): the commands \
+         work (`fleetdash --help`); build it with the default features for the app"
+    )
+}
