@@ -483,9 +483,7 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let paths = fleetdash::account::AccountPaths::from_env();
-    let saved = fleetdash::account::SavedSettings::load(
-        &fleetdash::account::SavedSettings::path_beside(&paths.secrets),
-    );
+    let saved = fleetdash::account::SavedSettings::load(&paths.settings());
     let account = fleetdash::account::Account::new(
         fleetdash::account::AccountConfig::load(&saved),
         paths.store(),

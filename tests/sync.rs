@@ -686,7 +686,7 @@ fn the_sync_command_against_serve_syncs_refuses_in_words_and_survives_a_token_ro
         text(&old)
     );
     fleetdash::commands::sync::save_relay(
-        &fleetdash::ui::account::AccountPaths::file(&secrets),
+        &fleetdash::account::AccountPaths::file(&secrets),
         &url,
         Some(&Secret::new(rotated)),
     )

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use fleetdash::account::AccountPaths;
 use fleetdash::server::{AppState, Sink};
 use fleetdash::sim::api::{SimApi, SimApiConfig, router};
 use fleetdash::sim::fleet::FleetConfig;
 use fleetdash::smartcar::ManagementToken;
-use fleetdash::ui::account::AccountPaths;
 use fleetdash::ui::backend::Backend;
 use fleetdash::ui::{FleetApp, Persisted};
 

@@ -7,9 +7,8 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::account::AccountPaths;
-use crate::account::SavedSettings;
 use crate::account::secrets::SecretStore;
+use crate::account::{AccountPaths, SavedSettings};
 use crate::commands::serve::SYNC_TOKEN_ENV;
 use crate::domain::time::format_ms;
 use crate::smartcar::client::Secret;
@@ -29,7 +28,7 @@ pub struct SavedRelay {
 
 /// Reads the saved relay address and token.
 pub fn saved_relay(paths: &AccountPaths) -> anyhow::Result<SavedRelay> {
-    let saved = SavedSettings::load(&SavedSettings::path_beside(&paths.secrets));
+    let saved = SavedSettings::load(&paths.settings());
     let token = paths
         .store()
         .get(TOKEN_SECRET_KEY)
@@ -43,7 +42,7 @@ pub fn saved_relay(paths: &AccountPaths) -> anyhow::Result<SavedRelay> {
 /// Saves the relay's address (in `account.json`) and token (in the secret store); an
 /// empty address and no token turn receiving off.
 pub fn save_relay(paths: &AccountPaths, url: &str, token: Option<&Secret>) -> anyhow::Result<()> {
-    let settings_path = SavedSettings::path_beside(&paths.secrets);
+    let settings_path = paths.settings();
     let mut saved = SavedSettings::load(&settings_path);
     saved.sync_url = url.trim().to_owned();
     store_token(&paths.store(), token)?;

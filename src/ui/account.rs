@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use egui::{Color32, RichText};
 
 use super::data::VehicleRow;
-pub use crate::account::AccountPaths;
-use crate::account::{Account, AccountConfig, Grant, SavedSettings};
+use crate::account::{Account, AccountConfig, AccountPaths, Grant, SavedSettings};
 use crate::domain::time::now_ms;
 use crate::server::oauth::LoginWaiters;
 use crate::smartcar::client::Secret;

@@ -228,7 +228,7 @@ impl FleetApp {
 
     /// Gives the app its Account page, keeping the account's files in `paths`.
     /// Also starts following the always-on fleetdash saved in Settings, if any.
-    pub fn with_account(mut self, paths: account::AccountPaths) -> Self {
+    pub fn with_account(mut self, paths: crate::account::AccountPaths) -> Self {
         self.relay = relay::RelayView::new(Some(paths.clone()));
         self.relay
             .follow(&self.backend.db, self.backend.demo, self.wake.clone());
@@ -1224,7 +1224,7 @@ pub fn demo_db_path() -> std::path::PathBuf {
 /// The callback server's settings, when a management token is set (in the environment or
 /// saved on the Account page).
 fn server_from_env() -> Option<ServerConfig> {
-    let paths = account::AccountPaths::from_env();
+    let paths = crate::account::AccountPaths::from_env();
     let saved = crate::account::SavedSettings::load(&crate::account::SavedSettings::path_beside(
         &paths.secrets,
     ));
@@ -1285,7 +1285,7 @@ pub fn run() -> anyhow::Result<()> {
             Ok(Box::new(
                 FleetApp::with_state(backend, persisted, wake)
                     .with_backend_factory(factory)
-                    .with_account(account::AccountPaths::from_env()),
+                    .with_account(crate::account::AccountPaths::from_env()),
             ))
         }),
     )

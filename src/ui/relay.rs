@@ -345,9 +345,7 @@ impl RelayView {
         let status = self.status();
         if !self.drafts_loaded {
             // account.json only: the token stays on the sync thread's side.
-            let saved = crate::account::SavedSettings::load(
-                &crate::account::SavedSettings::path_beside(&paths.secrets),
-            );
+            let saved = crate::account::SavedSettings::load(&paths.settings());
             self.url_draft = saved.sync_url;
             self.drafts_loaded = true;
         }
