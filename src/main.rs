@@ -114,7 +114,7 @@ enum Command {
         #[arg(long, env = "FLEETDASH_DB", global = true)]
         db: Option<PathBuf>,
         #[command(subcommand)]
-        change: Option<SettingsChange>,
+        change: Option<commands::settings::SettingsChange>,
     },
     /// Sign in with Smartcar Connect (in the browser) and connect vehicles.
     Login {
@@ -190,49 +190,6 @@ enum Command {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
         #[arg(long, env = "FLEETDASH_DB")]
         db: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum SettingsChange {
-    /// Set the default price per kWh (omit PRICE to clear it).
-    Price {
-        /// Price per kWh, in your currency.
-        #[arg(allow_hyphen_values = true)]
-        price: Option<f64>,
-    },
-    /// Rename a vehicle or set its usable battery capacity.
-    Vehicle {
-        /// Smartcar vehicle id (see `fleetdash settings`).
-        id: String,
-        /// Display name (empty to go back to make, model and year).
-        #[arg(long)]
-        name: Option<String>,
-        /// Usable battery capacity in kWh (energy per session needs it).
-        #[arg(long, value_name = "KWH", allow_hyphen_values = true)]
-        capacity_kwh: Option<f64>,
-    },
-    /// Add or replace a charging place with its own price.
-    Place {
-        /// Its name, e.g. Depot.
-        name: String,
-        /// Latitude in degrees.
-        #[arg(long, allow_hyphen_values = true)]
-        lat: f64,
-        /// Longitude in degrees.
-        #[arg(long, allow_hyphen_values = true)]
-        lon: f64,
-        /// Sessions within this many metres count as here.
-        #[arg(long, default_value_t = 150.0, value_name = "M")]
-        radius_m: f64,
-        /// Price per kWh here (default price when omitted).
-        #[arg(long, value_name = "PRICE", allow_hyphen_values = true)]
-        price_per_kwh: Option<f64>,
-    },
-    /// Remove a charging place.
-    RemovePlace {
-        /// Its name.
-        name: String,
     },
 }
 
@@ -377,34 +334,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Some(Command::Settings { db, change }) => {
-            use commands::settings::Change;
-            let change = match change {
-                None => Change::Show,
-                Some(SettingsChange::Price { price }) => Change::Price(price),
-                Some(SettingsChange::Vehicle {
-                    id,
-                    name,
-                    capacity_kwh,
-                }) => Change::Vehicle {
-                    id,
-                    name,
-                    capacity_kwh,
-                },
-                Some(SettingsChange::Place {
-                    name,
-                    lat,
-                    lon,
-                    radius_m,
-                    price_per_kwh,
-                }) => Change::Place {
-                    name,
-                    latitude: lat,
-                    longitude: lon,
-                    radius_m,
-                    price_per_kwh,
-                },
-                Some(SettingsChange::RemovePlace { name }) => Change::RemovePlace(name),
-            };
             let text = commands::settings::run(&db.unwrap_or_else(default_db_path), change)?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)

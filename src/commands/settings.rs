@@ -1,152 +1,192 @@
-//! `fleetdash settings`: what the owner knows and Smartcar doesn't: vehicle names and
-//! usable capacities (for energy), the price per kWh and charging places with their own
-//! price (for cost).
+//! `fleetdash settings`: what the owner knows and Smartcar doesn't: vehicle names, usable
+//! capacities (for energy) and charge targets, the price per kWh and charging places with
+//! their own price (for cost), and the fleet's name, currency and time zone. The app
+//! writes the same rows through the same [`owner::apply`].
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use rusqlite::{OptionalExtension, params};
+use anyhow::Context;
+use clap::Subcommand;
+use rusqlite::Connection;
 
-use crate::store::sessions::{PRICE_SETTING, default_price, places};
+use crate::store::owner::{self, OwnerWrite};
+use crate::store::sessions::{Place, places};
 use crate::store::{self, StoreOptions};
 
-/// A change to make.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Print everything.
-    Show,
-    /// Set (or clear, with `None`) the default price per kWh.
-    Price(Option<f64>),
-    /// Rename a vehicle and/or set its usable capacity.
-    Vehicle {
-        /// Smartcar vehicle id.
-        id: String,
-        /// New display name (empty clears it).
-        name: Option<String>,
-        /// Usable capacity in kWh.
-        capacity_kwh: Option<f64>,
+/// A change to make (`fleetdash settings <change>`).
+#[derive(Debug, Clone, Subcommand)]
+pub enum SettingsChange {
+    /// Set the default price per kWh (omit PRICE to clear it).
+    Price {
+        /// Price per kWh, in the fleet's currency.
+        #[arg(allow_hyphen_values = true)]
+        price: Option<f64>,
     },
-    /// Add or replace a charging place.
+    /// The currency every cost is in (ISO 4217, e.g. EUR, USD, GBP) [default: EUR].
+    Currency {
+        /// Three letters.
+        code: String,
+    },
+    /// The fleet's name, at the head of statements and logbooks (omit NAME to clear it).
+    FleetName {
+        /// E.g. "Müller Elektro GmbH".
+        name: Option<String>,
+    },
+    /// The fleet's time zone: days and months are its own (omit ZONE for the system's).
+    Timezone {
+        /// An IANA name such as Europe/Berlin or America/New_York.
+        zone: Option<String>,
+    },
+    /// Rename a vehicle, set its usable battery capacity or its charge target.
+    Vehicle {
+        /// Smartcar vehicle id (see `fleetdash settings`).
+        id: String,
+        /// Display name (empty to go back to make, model and year).
+        #[arg(long)]
+        name: Option<String>,
+        /// Usable battery capacity in kWh (energy per session needs it).
+        #[arg(long, value_name = "KWH", allow_hyphen_values = true)]
+        capacity_kwh: Option<f64>,
+        /// The charge it should reach, in percent (alerts compare with it).
+        #[arg(
+            long,
+            alias = "target",
+            value_name = "PERCENT",
+            allow_hyphen_values = true
+        )]
+        charge_target: Option<f64>,
+    },
+    /// Add or replace a charging place with its own price.
     Place {
-        /// Its name (unique).
+        /// Its name, e.g. Depot.
         name: String,
-        /// Degrees north.
-        latitude: f64,
-        /// Degrees east.
-        longitude: f64,
-        /// Radius in metres.
+        /// Latitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Sessions within this many metres count as here.
+        #[arg(long, default_value_t = 150.0, value_name = "M")]
         radius_m: f64,
-        /// Its own price per kWh.
+        /// Price per kWh here (default price when omitted).
+        #[arg(long, value_name = "PRICE", allow_hyphen_values = true)]
         price_per_kwh: Option<f64>,
     },
     /// Remove a charging place.
-    RemovePlace(String),
+    RemovePlace {
+        /// Its name.
+        name: String,
+    },
 }
 
-fn check_number(
-    what: &str,
-    value: f64,
-    range: std::ops::RangeInclusive<f64>,
-) -> anyhow::Result<()> {
-    if !value.is_finite() || !range.contains(&value) {
-        bail!(
-            "{what} must be between {} and {}, not {value}",
-            range.start(),
-            range.end()
-        );
+impl SettingsChange {
+    /// The rows to write, in order.
+    fn writes(self) -> anyhow::Result<Vec<OwnerWrite>> {
+        Ok(match self {
+            SettingsChange::Price { price } => vec![OwnerWrite::Price(price)],
+            SettingsChange::Currency { code } => vec![OwnerWrite::Currency(code)],
+            SettingsChange::FleetName { name } => {
+                vec![OwnerWrite::FleetName(name.unwrap_or_default())]
+            }
+            SettingsChange::Timezone { zone } => vec![OwnerWrite::TimeZone(zone)],
+            SettingsChange::Vehicle {
+                id,
+                name,
+                capacity_kwh,
+                charge_target,
+            } => {
+                let mut writes = Vec::new();
+                if let Some(name) = name {
+                    writes.push(OwnerWrite::VehicleName {
+                        id: id.clone(),
+                        name,
+                    });
+                }
+                if let Some(capacity) = capacity_kwh {
+                    writes.push(OwnerWrite::VehicleCapacity {
+                        id: id.clone(),
+                        capacity_kwh: Some(capacity),
+                    });
+                }
+                if let Some(target) = charge_target {
+                    writes.push(OwnerWrite::VehicleTarget {
+                        id: id.clone(),
+                        target_percent: Some(target),
+                    });
+                }
+                if writes.is_empty() {
+                    return Err(anyhow::anyhow!(
+                        "nothing to change for {id}: give --name, --capacity-kwh or --charge-target"
+                    ));
+                }
+                writes
+            }
+            SettingsChange::Place {
+                name,
+                lat,
+                lon,
+                radius_m,
+                price_per_kwh,
+            } => vec![OwnerWrite::Place {
+                replaces: None,
+                place: Place {
+                    name,
+                    latitude: lat,
+                    longitude: lon,
+                    radius_m,
+                    price_per_kwh,
+                },
+            }],
+            SettingsChange::RemovePlace { name } => vec![OwnerWrite::RemovePlace(name)],
+        })
     }
-    Ok(())
 }
 
-/// Applies `change` to the database at `db`; returns what to print.
-pub fn run(db: &Path, change: Change) -> anyhow::Result<String> {
-    let conn = store::open(
+/// Applies `change` (`None`: only show) to the database at `db`; returns what to print.
+pub fn run(db: &Path, change: Option<SettingsChange>) -> anyhow::Result<String> {
+    let mut conn = store::open(
         db,
         &StoreOptions {
             create: false,
             ..StoreOptions::default()
         },
     )?;
-    match change {
-        Change::Show => {}
-        Change::Price(price) => {
-            if let Some(price) = price {
-                check_number("the price per kWh", price, 0.0..=100.0)?;
-            }
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![PRICE_SETTING, price],
-            )?;
-        }
-        Change::Vehicle {
-            id,
-            name,
-            capacity_kwh,
-        } => {
-            if let Some(capacity) = capacity_kwh {
-                check_number("the capacity (kWh)", capacity, 1.0..=1000.0)?;
-            }
-            let known: Option<i64> = conn
-                .query_row("SELECT 1 FROM vehicles WHERE id = ?1", [&id], |r| r.get(0))
-                .optional()?;
-            if known.is_none() {
-                bail!(
-                    "no vehicle {id} in this database: `fleetdash settings` lists the vehicles it knows"
-                );
-            }
-            if let Some(name) = name {
-                let name = name.trim().to_owned();
-                conn.execute(
-                    "UPDATE vehicles SET name = ?2 WHERE id = ?1",
-                    params![id, (!name.is_empty()).then_some(name)],
-                )?;
-            }
-            if let Some(capacity) = capacity_kwh {
-                conn.execute(
-                    "UPDATE vehicles SET capacity_kwh = ?2 WHERE id = ?1",
-                    params![id, capacity],
-                )?;
-            }
-        }
-        Change::Place {
-            name,
-            latitude,
-            longitude,
-            radius_m,
-            price_per_kwh,
-        } => {
-            check_number("the latitude", latitude, -90.0..=90.0)?;
-            check_number("the longitude", longitude, -180.0..=180.0)?;
-            check_number("the radius (m)", radius_m, 1.0..=100_000.0)?;
-            if let Some(price) = price_per_kwh {
-                check_number("the price per kWh", price, 0.0..=100.0)?;
-            }
-            conn.execute("DELETE FROM places WHERE name = ?1", [&name])?;
-            conn.execute(
-                "INSERT INTO places(name, latitude, longitude, radius_m, price_per_kwh) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, latitude, longitude, radius_m, price_per_kwh],
-            )?;
-        }
-        Change::RemovePlace(name) => {
-            if conn.execute("DELETE FROM places WHERE name = ?1", [&name])? == 0 {
-                bail!("there is no place named {name:?}");
-            }
-        }
-    }
+    let writes = change.map(SettingsChange::writes).transpose()?;
+    owner::apply_all(&mut conn, &writes.unwrap_or_default())?;
     describe(&conn).context("could not read the settings back")
 }
 
-fn describe(conn: &rusqlite::Connection) -> anyhow::Result<String> {
+fn describe(conn: &Connection) -> anyhow::Result<String> {
+    let fleet = owner::fleet_settings(conn)?;
     let mut text = String::new();
-    let price = default_price(conn)?;
+    text.push_str(&format!(
+        "fleet name: {}\n",
+        fleet.fleet_name.as_deref().unwrap_or("not set")
+    ));
+    text.push_str(&format!("currency: {}\n", fleet.currency.code()));
+    text.push_str(&format!(
+        "time zone: {}{}\n",
+        fleet.zone.name(),
+        if fleet.zone_set {
+            ""
+        } else {
+            " (the system's)"
+        }
+    ));
     text.push_str(&format!(
         "price per kWh: {}\n",
-        price.map_or("not set".to_owned(), |p| p.to_string())
+        fleet
+            .price_per_kwh
+            .map_or("not set".to_owned(), |p| format!(
+                "{p} {}",
+                fleet.currency.code()
+            ))
     ));
     text.push_str("vehicles:\n");
     let mut statement = conn.prepare(
-        "SELECT id, name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, '')), capacity_kwh
+        "SELECT id, name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, '')),
+                capacity_kwh, charge_target
          FROM vehicles ORDER BY id",
     )?;
     let rows = statement.query_map([], |r| {
@@ -155,14 +195,16 @@ fn describe(conn: &rusqlite::Connection) -> anyhow::Result<String> {
             r.get::<_, Option<String>>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, Option<f64>>(3)?,
+            r.get::<_, Option<f64>>(4)?,
         ))
     })?;
     for row in rows {
-        let (id, name, model, capacity) = row?;
+        let (id, name, model, capacity, target) = row?;
         text.push_str(&format!(
-            "  {id}  {}  capacity {}\n",
+            "  {id}  {}  capacity {}  charge target {}\n",
             name.unwrap_or(model),
-            capacity.map_or("not set".to_owned(), |c| format!("{c} kWh"))
+            capacity.map_or("not set".to_owned(), |c| format!("{c} kWh")),
+            target.map_or("not set".to_owned(), |t| format!("{t} %")),
         ));
     }
     text.push_str("places:\n");

@@ -1,10 +1,12 @@
 //! Plain types and pure logic. Nothing here does IO or knows about egui, axum or rusqlite.
 
 pub mod downsample;
+pub mod money;
 pub mod reading;
 pub mod sessions;
 pub mod time;
 pub mod units;
+pub mod zone;
 
 pub use reading::{
     BatteryReading, ChargeReading, ChargingState, LocationReading, Readings, Source, VehicleError,

@@ -125,6 +125,10 @@ const MIGRATIONS: &[&str] = &[
         remaining    INTEGER                   -- the relay's backlog after that answer
     );
     "#,
+    // 5: the owner's charge target per vehicle (percent).
+    r#"
+    ALTER TABLE vehicles ADD COLUMN charge_target REAL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -255,16 +255,10 @@ fn add_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// The UTC day (`2026-01-05`) or month (`2026-01`) of an instant.
-fn period_of(at_ms: i64, monthly: bool) -> String {
-    let day = format_ms(at_ms);
-    day[..if monthly { 7 } else { 10 }].to_owned()
-}
-
 /// One row of a summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
-    /// `2026-01` or `2026-01-05` (UTC).
+    /// `2026-01` or `2026-01-05`, in the fleet's time zone.
     pub period: String,
     /// The vehicle; empty for the fleet's row.
     pub vehicle_id: String,
@@ -274,8 +268,8 @@ pub struct SummaryRow {
     pub totals: Totals,
 }
 
-/// Per UTC day or month: a row per vehicle, then the fleet's row. Sessions count in the
-/// period they start in.
+/// Per day or month of the fleet's time zone: a row per vehicle, then the fleet's row.
+/// Sessions count in the period they start in.
 pub fn summary(
     conn: &Connection,
     filter: &ExportFilter,
@@ -283,6 +277,7 @@ pub fn summary(
 ) -> Result<Vec<SummaryRow>, StoreError> {
     use std::collections::BTreeMap;
     let pricing = Pricing::load(conn)?;
+    let zone = super::owner::fleet_zone(conn)?;
     // period -> vehicle id -> totals; BTreeMaps keep the output sorted.
     let mut table: BTreeMap<String, BTreeMap<String, Totals>> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
@@ -291,7 +286,7 @@ pub fn summary(
         let mut last_seen: BTreeMap<String, i64> = BTreeMap::new();
         let sessions = vehicle_history(conn, &id, |at_ms| {
             if in_window(filter, at_ms) {
-                last_seen.insert(period_of(at_ms, monthly), at_ms);
+                last_seen.insert(zone.period_of(at_ms, monthly), at_ms);
             }
         })?;
         for (period, at_ms) in last_seen {
@@ -316,7 +311,7 @@ pub fn summary(
                 last_seen_ms: None,
             };
             table
-                .entry(period_of(s.started_at_ms, monthly))
+                .entry(zone.period_of(s.started_at_ms, monthly))
                 .or_default()
                 .entry(id.clone())
                 .or_default()
