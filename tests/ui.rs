@@ -13,7 +13,7 @@ use fleetdash::domain::time::{DAY_MS, now_ms};
 use fleetdash::sim::demo::DemoOptions;
 use fleetdash::sim::fleet::FleetConfig;
 use fleetdash::ui::backend::Backend;
-use fleetdash::ui::map::TileState;
+use fleetdash::ui::pages::map::TileState;
 use fleetdash::ui::{FleetApp, Persisted};
 
 /// A database holding `days` of one-minute history for `vehicles`, ending about now.
@@ -288,7 +288,7 @@ fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name(
     let db = seeded_db(dir.path(), 2, 1);
     // A rename that waits for a write lock waits long here: the test holds one on purpose.
     let backend =
-        Backend::start_local(&db, None, || {}).with_rename_timeout(Duration::from_secs(120));
+        Backend::start_local(&db, None, || {}).with_owner_write_timeout(Duration::from_secs(120));
     let mut harness = harness(app_on(backend));
     step_until(&mut harness, "two vehicles", |app| {
         app.vehicles().len() == 2
@@ -382,12 +382,17 @@ fn rename(harness: &mut Harness<'static, FleetApp>, name: &str) {
     harness.get_by_label("Rename").click();
     harness.step();
     harness.step();
+    // The name's field is the page's first (capacity and charge target follow).
     let text_input = egui::accesskit::Role::TextInput;
-    harness.get_by_role(text_input).focus();
+    harness.query_all_by_role(text_input).next().unwrap().focus();
     harness.step();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     harness.step();
-    harness.get_by_role(text_input).type_text(name);
+    harness
+        .query_all_by_role(text_input)
+        .next()
+        .unwrap()
+        .type_text(name);
     harness.step();
     harness.get_by_label("Save name").click();
     harness.step();

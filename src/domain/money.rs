@@ -16,6 +16,11 @@ const ISO_4217: &[&str] = &[
     "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// Every code [`Currency::parse`] takes, sorted.
+pub fn codes() -> &'static [&'static str] {
+    ISO_4217
+}
+
 /// A currency code such as `EUR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Currency(String);

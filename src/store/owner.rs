@@ -18,7 +18,7 @@ pub const FLEET_NAME_SETTING: &str = "fleet_name";
 pub const TIMEZONE_SETTING: &str = "timezone";
 
 /// The fleet-wide settings, with their defaults filled in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FleetSettings {
     /// The default price per kWh.
     pub price_per_kwh: Option<f64>,
@@ -173,7 +173,9 @@ pub fn apply(conn: &mut Connection, change: &OwnerWrite) -> Result<(), OwnerErro
 
 /// Checks and writes every change in one transaction: all of them or none.
 pub fn apply_all(conn: &mut Connection, changes: &[OwnerWrite]) -> Result<(), OwnerError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: a deferred transaction that reads first and then writes cannot wait for
+    // another writer (SQLite answers BUSY at once rather than risk a deadlock).
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for change in changes {
         write(&tx, change)?;
     }

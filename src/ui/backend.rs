@@ -4,7 +4,7 @@
 //! stored by another process (`fleetdash serve` on the same file) show up too.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::server::{AppState, ServerStats, Sink, serve};
@@ -47,21 +47,11 @@ pub struct Backend {
     /// True when the data is simulated.
     pub demo: bool,
     status: Arc<Mutex<Status>>,
-    /// Renames, written one at a time in the order given (started at the first).
-    renames: Mutex<Option<mpsc::Sender<Rename>>>,
-    /// How long a rename waits for another connection's write lock.
-    rename_timeout: Duration,
+    /// How long an owner write waits for another connection's write lock.
+    owner_write_timeout: Duration,
     /// Dropped with the backend, which ends the runtime thread's work.
     _stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
-
-/// One rename for the rename thread: vehicle id, new name (`None`: the default), and
-/// what to call with the outcome.
-type Rename = (
-    String,
-    Option<String>,
-    Box<dyn FnOnce(Result<(), String>) + Send>,
-);
 
 impl Backend {
     /// Starts demo mode: a fresh demo database at `db`, the callback server on a free
@@ -113,17 +103,22 @@ impl Backend {
             db: db.to_owned(),
             demo,
             status: Arc::new(Mutex::new(Status::default())),
-            renames: Mutex::new(None),
-            rename_timeout: StoreOptions::default().busy_timeout,
+            owner_write_timeout: StoreOptions::default().busy_timeout,
             _stop: Some(stop),
         }
     }
 
-    /// How long a rename waits for another connection's write lock before it gives up
-    /// and says so (tests lengthen it to hold a write back on purpose).
-    pub fn with_rename_timeout(mut self, timeout: Duration) -> Self {
-        self.rename_timeout = timeout;
+    /// How long an owner write (a name, a price...) waits for another connection's
+    /// write lock before it gives up and says so (tests lengthen it to hold a write back
+    /// on purpose).
+    pub fn with_owner_write_timeout(mut self, timeout: Duration) -> Self {
+        self.owner_write_timeout = timeout;
         self
+    }
+
+    /// See [`Backend::with_owner_write_timeout`].
+    pub fn owner_write_timeout(&self) -> Duration {
+        self.owner_write_timeout
     }
 
     fn spawn(&self, work: impl FnOnce() + Send + 'static) {
@@ -157,67 +152,6 @@ impl Backend {
     /// The latest status.
     pub fn status(&self) -> Status {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Gives a vehicle the owner's own name (empty: back to make, model and year), on a
-    /// background thread; `done` gets the outcome. Renames are written one at a time in
-    /// the order given, so the last name given is the one stored.
-    pub fn rename(
-        &self,
-        vehicle_id: &str,
-        name: &str,
-        done: impl FnOnce(Result<(), String>) + Send + 'static,
-    ) {
-        let name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
-        let job: Rename = (vehicle_id.to_owned(), name, Box::new(done));
-        // A panic elsewhere while holding the lock leaves only an Option<Sender> behind:
-        // nothing half-done, so go on with it.
-        let mut renames = self
-            .renames
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The thread is gone (or was never started): start one for this job on.
-        let job = match renames.as_ref() {
-            Some(queue) => match queue.send(job) {
-                Ok(()) => return,
-                Err(mpsc::SendError(job)) => job,
-            },
-            None => job,
-        };
-        let (queue, jobs) = mpsc::channel::<Rename>();
-        let db = self.db.clone();
-        let timeout = self.rename_timeout;
-        let spawned = std::thread::Builder::new()
-            .name("fleetdash-rename".into())
-            .spawn(move || {
-                for (id, name, done) in jobs {
-                    let result = store::open(
-                        &db,
-                        &StoreOptions {
-                            busy_timeout: timeout,
-                            create: false,
-                        },
-                    )
-                    .and_then(|conn| {
-                        conn.execute("UPDATE vehicles SET name = ?1 WHERE id = ?2", (name, id))?;
-                        Ok(())
-                    })
-                    .map_err(|e| format!("The name could not be saved: {e}"));
-                    done(result);
-                }
-            });
-        match spawned {
-            Ok(_) => {
-                let _ = queue.send(job);
-                *renames = Some(queue);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not start the rename thread");
-                (job.2)(Err(format!(
-                    "The name could not be saved: the app could not start a thread ({error})."
-                )));
-            }
-        }
     }
 }
 

@@ -32,6 +32,10 @@ pub struct VehicleRow {
     pub subscribed: Option<bool>,
     /// Where its owner re-connects it, when it needs that.
     pub reauth_url: Option<String>,
+    /// The owner's usable capacity, kWh.
+    pub capacity_kwh: Option<f64>,
+    /// The owner's charge target, percent.
+    pub charge_target: Option<f64>,
 }
 
 /// Every vehicle with its latest values.
@@ -52,7 +56,9 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 (SELECT latitude || ' ' || longitude FROM readings r WHERE r.vehicle_id = v.id AND latitude IS NOT NULL
                  ORDER BY recorded_at DESC LIMIT 1),
                 v.subscribed,
-                v.reauth_url
+                v.reauth_url,
+                v.capacity_kwh,
+                v.charge_target
          FROM vehicles v ORDER BY 2, 1",
     )?;
     let rows = statement
@@ -74,6 +80,8 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 }),
                 subscribed: r.get(9)?,
                 reauth_url: r.get(10)?,
+                capacity_kwh: r.get(11)?,
+                charge_target: r.get(12)?,
             })
         })?
         .collect::<Result<_, _>>()?;

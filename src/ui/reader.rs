@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::data;
+use super::owner::FleetSnapshot;
 use crate::domain::sessions::Session;
 use crate::store::sessions::SummaryRow;
 
@@ -23,9 +27,8 @@ const CHANGE_CHECK: Duration = Duration::from_secs(1);
 /// A read the UI wants.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
-    /// The overview's rows; the number comes back with the answer, so the UI can tell
-    /// an answer read before one of its own writes from one read after.
-    Fleet(u64),
+    /// The vehicles, the fleet's settings and places (what every page shows).
+    Fleet,
     /// Sessions, energy and cost per month (true) or day.
     Analytics {
         /// Per month rather than per day.
@@ -80,8 +83,9 @@ pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>);
 pub enum Answer {
     /// Another connection committed: what is on screen may be stale.
     Changed,
-    /// The overview's rows, with the number of the query they answer.
-    Fleet(u64, Result<Vec<data::VehicleRow>, String>),
+    /// The fleet, with the number of the last owner write finished before it was read
+    /// (see [`super::owner`]).
+    Fleet(u64, Result<FleetSnapshot, String>),
     /// Analytics rows, with the grouping they were asked for.
     Analytics(bool, Result<Vec<SummaryRow>, String>),
     /// Latest deliveries and counts per outcome.
@@ -106,14 +110,19 @@ pub struct Reader {
 
 impl Reader {
     /// Opens `db` read-only on a new thread; `wake` is called after every answer.
-    pub fn start(db: PathBuf, wake: impl Fn() + Send + 'static) -> Result<Self, String> {
+    /// `writes_done` is the owner-writes thread's count of finished writes.
+    pub fn start(
+        db: PathBuf,
+        writes_done: Arc<AtomicU64>,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<Self, String> {
         let conn = crate::store::open_read_only(&db)
             .map_err(|e| format!("Cannot read {}: {e}", db.display()))?;
         let (queries, incoming) = mpsc::channel();
         let (outgoing, answers) = mpsc::channel();
         std::thread::Builder::new()
             .name("fleetdash-reader".into())
-            .spawn(move || serve(&conn, &incoming, &outgoing, &wake))
+            .spawn(move || serve(&conn, &writes_done, &incoming, &outgoing, &wake))
             .map_err(|e| format!("Cannot start reading: {e}"))?;
         Ok(Reader { queries, answers })
     }
@@ -131,6 +140,7 @@ impl Reader {
 
 fn serve(
     conn: &Connection,
+    writes_done: &AtomicU64,
     incoming: &Receiver<Query>,
     outgoing: &Sender<Answer>,
     wake: &dyn Fn(),
@@ -159,7 +169,7 @@ fn serve(
             wake();
         }
         if let Some(query) = pending.pop_front() {
-            if outgoing.send(answer(conn, query)).is_err() {
+            if outgoing.send(answer(conn, writes_done, query)).is_err() {
                 return;
             }
             wake();
@@ -171,10 +181,21 @@ fn data_version(conn: &Connection) -> Option<i64> {
     conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
 }
 
-fn answer(conn: &Connection, query: Query) -> Answer {
+fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
     let text = |e: crate::store::StoreError| format!("Cannot read the data: {e}");
     match query {
-        Query::Fleet(asked) => Answer::Fleet(asked, data::fleet(conn).map_err(text)),
+        Query::Fleet => {
+            // Noted before the read: every write up to it is in what is read.
+            let done = writes_done.load(Ordering::Acquire);
+            let snapshot = (|| {
+                Ok(FleetSnapshot {
+                    vehicles: data::fleet(conn)?,
+                    settings: crate::store::owner::fleet_settings(conn)?,
+                    places: crate::store::sessions::places(conn)?,
+                })
+            })();
+            Answer::Fleet(done, snapshot.map_err(text))
+        }
         Query::Analytics { by_month } => Answer::Analytics(
             by_month,
             crate::store::sessions::summary(conn, &crate::store::ExportFilter::default(), by_month)

@@ -296,7 +296,10 @@ impl RelayView {
         let Some(status) = self.status() else { return };
         let Some(url) = &status.url else { return };
         let last = match status.last_sync_at_ms {
-            Some(at) => format!("last sync {}", super::staleness(now_ms() - at).0),
+            Some(at) => format!(
+                "last sync {}",
+                crate::ui::widgets::staleness(now_ms() - at).0
+            ),
             None => "never synced".into(),
         };
         ui.horizontal_wrapped(|ui| match &status.state {
@@ -427,7 +430,7 @@ fn status_ui(ui: &mut egui::Ui, status: &SyncStatus) {
     let last = status.last_sync_at_ms.map(|at| {
         format!(
             "{} ({})",
-            super::staleness(now_ms() - at).0,
+            crate::ui::widgets::staleness(now_ms() - at).0,
             crate::domain::time::format_ms(at / 1000 * 1000)
         )
     });

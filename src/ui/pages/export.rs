@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use egui::{Color32, RichText};
 
-use super::data::VehicleRow;
 use crate::domain::time::TimeBound;
 use crate::store::{ExportFilter, ExportKind};
+use crate::ui::data::VehicleRow;
 
 /// The kinds offered, in the order shown.
 const KINDS: [(ExportKind, &str); 7] = [

@@ -10,8 +10,28 @@ use egui::{Color32, Pos2, RichText, Stroke, Vec2};
 use walkers::sources::{Attribution, TileSource};
 use walkers::{HttpOptions, HttpTiles, MapMemory, TileId, lat_lon};
 
-use super::data::VehicleRow;
-use super::settings::OSM_TILES;
+use crate::store::sessions::Place;
+use crate::ui::data::VehicleRow;
+use crate::ui::settings::{OSM_TILES, Units};
+use crate::ui::widgets::battery_color;
+
+/// What the map draws besides its tiles.
+pub struct Layers<'a> {
+    /// Every vehicle; those with a position get a marker.
+    pub fleet: &'a [VehicleRow],
+    /// The selected vehicle's trail (latitude, longitude).
+    pub trail: &'a [(f64, f64)],
+    /// Where the selected vehicle charged.
+    pub charging: &'a [(f64, f64)],
+    /// The owner's places, drawn as circles of their radius.
+    pub places: &'a [Place],
+    /// A place being added: its centre and radius (m).
+    pub draft: Option<((f64, f64), f64)>,
+    /// The tile URL template.
+    pub tile_template: &'a str,
+    /// For the markers' ranges.
+    pub units: Units,
+}
 
 /// Sent with every tile request, as OpenStreetMap's tile usage policy asks.
 pub const USER_AGENT: &str = concat!(
@@ -153,19 +173,24 @@ impl MapView {
         }
     }
 
-    /// Draws the map. `selected` is the vehicle whose `trail` and `charging` places show;
-    /// a click on a marker selects its vehicle.
-    #[allow(clippy::too_many_arguments)]
+    /// Draws the map. `selected` is the vehicle whose trail and charging places show; a
+    /// click on a marker selects its vehicle. Returns where a click on the map itself
+    /// (not on a label) landed, as latitude and longitude.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        fleet: &[VehicleRow],
+        layers: &Layers,
         selected: &mut Option<String>,
-        trail: &[(f64, f64)],
-        charging: &[(f64, f64)],
-        tile_template: &str,
-        units: super::settings::Units,
-    ) {
+    ) -> Option<(f64, f64)> {
+        let Layers {
+            fleet,
+            trail,
+            charging,
+            places,
+            draft,
+            tile_template,
+            units,
+        } = *layers;
         self.ensure_tiles(ui.ctx(), tile_template);
         let markers: Vec<Marker> = fleet
             .iter()
@@ -181,9 +206,7 @@ impl MapView {
                             .map_or(String::new(), |r| format!(" · {}", units.distance(r)))
                     ),
                     position: v.position?,
-                    color: v
-                        .battery_percent
-                        .map_or(Color32::GRAY, super::battery_color),
+                    color: v.battery_percent.map_or(Color32::GRAY, battery_color),
                 })
             })
             .collect();
@@ -222,12 +245,41 @@ impl MapView {
             TileState::Unavailable(_) => None,
             _ => self.tiles.as_mut().map(|t| t as &mut dyn walkers::Tiles),
         };
+        let mut clicked_at = None;
         let map = walkers::Map::new(tiles, &mut self.memory, lat_lon(center.0, center.1));
         map.show(ui, |ui, response, projector, _memory| {
             // Only inside the map: a trail may run far beyond what is shown.
             let painter = ui.painter().with_clip_rect(response.rect);
             let project =
                 |p: &(f64, f64)| -> Pos2 { projector.project(lat_lon(p.0, p.1)).to_pos2() };
+            if response.clicked()
+                && let Some(pointer) = response.interact_pointer_pos()
+            {
+                let at = projector.unproject(pointer.to_vec2());
+                clicked_at = Some((at.y(), at.x()));
+            }
+            let circle = |centre: (f64, f64), radius_m: f64, fill: Color32, stroke: Color32| {
+                let at = project(&centre);
+                let scale = projector.scale_pixel_per_meter(lat_lon(centre.0, centre.1));
+                let radius = (radius_m as f32 * scale).max(4.0);
+                painter.circle(at, radius, fill, Stroke::new(1.5, stroke));
+            };
+            for place in places {
+                circle(
+                    (place.latitude, place.longitude),
+                    place.radius_m,
+                    Color32::from_rgba_unmultiplied(120, 80, 200, 40),
+                    Color32::from_rgb(120, 80, 200),
+                );
+            }
+            if let Some((centre, radius_m)) = draft {
+                circle(
+                    centre,
+                    radius_m,
+                    Color32::from_rgba_unmultiplied(230, 140, 20, 60),
+                    Color32::from_rgb(230, 140, 20),
+                );
+            }
             if trail.len() > 1 {
                 let line: Vec<Pos2> = trail.iter().map(project).collect();
                 painter.add(egui::Shape::line(
@@ -319,7 +371,18 @@ impl MapView {
                     "https://www.openstreetmap.org/copyright",
                 ),
             );
+            for place in places {
+                let at = project(&(place.latitude, place.longitude));
+                painter.text(
+                    at,
+                    egui::Align2::CENTER_CENTER,
+                    &place.name,
+                    egui::TextStyle::Small.resolve(ui.style()),
+                    Color32::from_rgb(80, 40, 160),
+                );
+            }
         });
+        clicked_at
     }
 }
 

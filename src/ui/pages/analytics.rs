@@ -1,0 +1,119 @@
+//! The Analytics page: per month (or day) of the fleet's time zone and per vehicle, the
+//! sessions started, energy added, its cost in the fleet's currency, hours plugged in and
+//! charging.
+
+use egui::RichText;
+
+use crate::store::sessions::SummaryRow;
+use crate::ui::context::{Nav, PageCx};
+use crate::ui::reader::Query;
+use crate::ui::widgets::{energy, hint_ui, local_time_ms, money};
+
+/// The Analytics page.
+#[derive(Default)]
+pub struct AnalyticsPage {
+    rows: Vec<SummaryRow>,
+}
+
+impl AnalyticsPage {
+    /// The rows as last read.
+    pub fn rows(&self) -> &[SummaryRow] {
+        &self.rows
+    }
+
+    /// What the page needs read.
+    pub fn queries(&self, by_month: bool) -> Vec<Query> {
+        vec![Query::Analytics { by_month }]
+    }
+
+    /// Takes rows read for the grouping asked (answers for an older grouping are dropped).
+    pub fn take(&mut self, by_month: bool, asked_by_month: bool, rows: Vec<SummaryRow>) {
+        if by_month == asked_by_month {
+            self.rows = rows;
+        }
+    }
+
+    /// Forgets what was read (another database).
+    pub fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    /// Draws the page.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PageCx) {
+        let by_month_now = cx.persisted.by_month;
+        ui.horizontal(|ui| {
+            let mut by_month = by_month_now;
+            ui.selectable_value(&mut by_month, true, "Per month");
+            ui.selectable_value(&mut by_month, false, "Per day");
+            if by_month != by_month_now {
+                cx.persisted.by_month = by_month;
+                self.rows.clear();
+                cx.nav = Some(Nav::Reload);
+            }
+        });
+        if self.rows.is_empty() {
+            ui.label("No data yet.");
+            return;
+        }
+        let settings = &cx.fleet.settings;
+        let capacities_missing = cx.fleet.vehicles.iter().any(|v| v.capacity_kwh.is_none());
+        hint_ui(
+            ui,
+            &format!(
+                "Per {} in {}: sessions started, energy added and its cost, hours plugged in and charging.",
+                if by_month_now { "month" } else { "day" },
+                settings.zone.name()
+            ),
+        );
+        if capacities_missing || settings.price_per_kwh.is_none() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Energy needs each vehicle's usable capacity (on its page) and cost a price per kWh.");
+                if settings.price_per_kwh.is_none() && ui.link("Set the price in Settings").clicked() {
+                    cx.nav = Some(Nav::Page(crate::ui::Page::Settings));
+                }
+            });
+        }
+        let currency = &settings.currency;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("monthly")
+                .striped(true)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    let period = if by_month_now { "Month" } else { "Day" };
+                    for heading in [
+                        period,
+                        "Vehicle",
+                        "Sessions",
+                        "Energy",
+                        "Cost",
+                        "Plugged in",
+                        "Charging",
+                        "Last seen",
+                    ] {
+                        ui.strong(heading);
+                    }
+                    ui.end_row();
+                    for row in &self.rows {
+                        let t = &row.totals;
+                        let fleet = row.vehicle_id.is_empty();
+                        let text = |s: String| {
+                            if fleet {
+                                RichText::new(s).strong()
+                            } else {
+                                RichText::new(s)
+                            }
+                        };
+                        ui.label(text(row.period.clone()));
+                        ui.label(text(row.vehicle_name.clone()));
+                        ui.label(text(t.sessions.to_string()));
+                        ui.label(text(energy(t.energy_kwh)));
+                        ui.label(text(money(t.cost, currency)));
+                        ui.label(text(format!("{:.0} h", t.plugged_hours)));
+                        ui.label(text(format!("{:.0} h", t.charging_hours)));
+                        ui.label(text(t.last_seen_ms.map_or("–".into(), local_time_ms)));
+                        ui.end_row();
+                    }
+                });
+        });
+    }
+}

@@ -1,0 +1,202 @@
+//! The Map page: every vehicle's latest position, the selected one's trail and charging
+//! places over the chosen range, the owner's places as circles, and "Add a place here":
+//! click a point, see the radius, name it.
+
+pub mod widget;
+
+use egui::RichText;
+
+use crate::ui::context::PageCx;
+use crate::ui::pages::settings::places::PlaceForm;
+use crate::ui::pages::vehicle::Range;
+use crate::ui::reader::{Query, Reader, VehicleDetails};
+use crate::ui::widgets::{battery_color, hint_ui};
+pub use widget::{MapView, TileState};
+
+/// The Map page.
+#[derive(Default)]
+pub struct MapPage {
+    view: MapView,
+    /// The vehicle picked, its trail and where it charged.
+    selected: Option<String>,
+    trail: Vec<(f64, f64)>,
+    charging_places: Vec<(f64, f64)>,
+    /// "Add a place here": waiting for a click (true), then the form for that point.
+    placing: bool,
+    new_place: Option<PlaceForm>,
+}
+
+impl MapPage {
+    /// The map widget's state.
+    pub fn view(&self) -> &MapView {
+        &self.view
+    }
+
+    /// The selected vehicle's trail, as last read.
+    pub fn trail(&self) -> &[(f64, f64)] {
+        &self.trail
+    }
+
+    /// What the page needs read.
+    pub fn queries(&self) -> Vec<Query> {
+        self.selected
+            .iter()
+            .map(|id| Query::Vehicle(id.clone()))
+            .collect()
+    }
+
+    /// Takes a vehicle's details: for the selected one, where it charged in the range,
+    /// and asks for its trail.
+    pub fn take_vehicle(
+        &mut self,
+        id: &str,
+        details: &VehicleDetails,
+        range: Range,
+        reader: &Reader,
+    ) {
+        if self.selected.as_deref() != Some(id) {
+            return;
+        }
+        let window = details.span.map(|span| range.window(span));
+        self.charging_places = details
+            .sessions
+            .iter()
+            .filter(|s| {
+                window.is_none_or(|(from, to)| {
+                    s.started_at_ms <= to && s.ended_at_ms.is_none_or(|e| e >= from)
+                })
+            })
+            .filter_map(|s| s.position)
+            .collect();
+        if let Some(window) = window {
+            reader.ask(Query::Trail {
+                vehicle: id.to_owned(),
+                from_ms: window.0,
+                to_ms: window.1,
+            });
+        }
+    }
+
+    /// Takes a trail read for `vehicle`.
+    pub fn take_trail(&mut self, vehicle: &str, points: Vec<(f64, f64)>) {
+        if self.selected.as_deref() == Some(vehicle) {
+            self.trail = points;
+        }
+    }
+
+    /// Forgets the selection (another database) and fits the next draw to the fleet.
+    pub fn reset(&mut self) {
+        self.selected = None;
+        self.trail.clear();
+        self.charging_places.clear();
+        self.new_place = None;
+        self.placing = false;
+        self.view.fit_to_fleet();
+    }
+
+    /// Draws the page.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PageCx) {
+        let mut picked = self.selected.clone();
+        let mut range = cx.persisted.range;
+        let mut fit = false;
+        egui::Panel::left("map side")
+            .resizable(false)
+            .default_size(230.0)
+            .show(ui, |ui| {
+                ui.strong("Vehicles");
+                for v in &cx.fleet.vehicles {
+                    let chosen = picked.as_deref() == Some(v.id.as_str());
+                    let text = RichText::new(&v.name).color(
+                        v.battery_percent
+                            .map_or(ui.visuals().text_color(), battery_color),
+                    );
+                    if ui.selectable_label(chosen, text).clicked() {
+                        picked = if chosen { None } else { Some(v.id.clone()) };
+                    }
+                }
+                ui.add_space(8.0);
+                ui.label("Trail of the selected vehicle:");
+                ui.horizontal_wrapped(|ui| {
+                    for r in Range::ALL {
+                        ui.selectable_value(&mut range, r, r.label());
+                    }
+                });
+                ui.add_space(8.0);
+                if ui.button("Fit to fleet").clicked() {
+                    fit = true;
+                }
+                ui.add_space(8.0);
+                self.place_ui(ui, cx);
+                ui.add_space(8.0);
+                ui.label(
+                    RichText::new(
+                        "Dots: latest positions, coloured by battery. Blue line: the selected \
+                         vehicle's trail. Green squares: where it charged. Purple circles: your \
+                         places.",
+                    )
+                    .weak()
+                    .small(),
+                );
+            });
+        if fit {
+            self.view.fit_to_fleet();
+        }
+        let layers = widget::Layers {
+            fleet: &cx.fleet.vehicles,
+            trail: &self.trail,
+            charging: &self.charging_places,
+            places: &cx.fleet.places,
+            draft: self.new_place.as_ref().and_then(PlaceForm::circle),
+            tile_template: &cx.persisted.settings.tile_url,
+            units: cx.persisted.settings.units,
+        };
+        let mut clicked = picked.clone();
+        let mut clicked_at = None;
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            clicked_at = self.view.ui(ui, &layers, &mut clicked);
+        });
+        if let Some((lat, lon)) = clicked_at.filter(|_| self.placing) {
+            self.placing = false;
+            self.new_place = Some(PlaceForm::at(lat, lon));
+        }
+        if clicked != picked {
+            picked = clicked;
+        }
+        if picked != self.selected || range != cx.persisted.range {
+            self.selected = picked;
+            cx.persisted.range = range;
+            self.trail.clear();
+            self.charging_places.clear();
+            if let Some(id) = &self.selected {
+                cx.reader.ask(Query::Vehicle(id.clone()));
+            }
+        }
+    }
+
+    /// "Add a place here" and, once a point is clicked, the place's form.
+    fn place_ui(&mut self, ui: &mut egui::Ui, cx: &mut PageCx) {
+        if let Some(form) = &mut self.new_place {
+            ui.strong("New place");
+            if form.ui(ui, cx) {
+                self.new_place = None;
+            }
+        } else if self.placing {
+            hint_ui(ui, "Click the map where the place is.");
+            if ui.button("Cancel").clicked() {
+                self.placing = false;
+            }
+        } else if ui
+            .button("Add a place here")
+            .on_hover_text("A depot, a driver's home or a public charger, with its own price")
+            .clicked()
+        {
+            self.placing = true;
+        }
+    }
+
+    /// Starts a new place at a point, as a click on the map would (tests use it).
+    pub fn add_place_at(&mut self, latitude: f64, longitude: f64) {
+        self.placing = false;
+        self.new_place = Some(PlaceForm::at(latitude, longitude));
+    }
+}

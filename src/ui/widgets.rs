@@ -1,0 +1,103 @@
+//! What several pages draw alike: battery colours, charge words, "5 min ago", local
+//! times, money, and a problem in red. One place, so the pages stay alike.
+
+use egui::{Color32, RichText};
+
+use crate::domain::ChargingState;
+use crate::domain::money::Currency;
+
+/// The red of problems the owner must act on.
+pub const PROBLEM: Color32 = Color32::from_rgb(200, 60, 60);
+/// The amber of things worth a look.
+pub const WARNING: Color32 = Color32::from_rgb(210, 160, 40);
+/// The green of things as they should be.
+pub const GOOD: Color32 = Color32::from_rgb(60, 160, 90);
+
+/// Red under 20 %, amber under 50 %, green above.
+pub fn battery_color(percent: f64) -> Color32 {
+    if percent < 20.0 {
+        Color32::from_rgb(200, 70, 60)
+    } else if percent < 50.0 {
+        WARNING
+    } else {
+        GOOD
+    }
+}
+
+/// "Charging", "Plugged in, full", "Plugged in", "Unplugged".
+pub fn charge_text(plugged: Option<bool>, charging: Option<ChargingState>) -> &'static str {
+    match (plugged, charging) {
+        (_, Some(ChargingState::Charging)) => "Charging",
+        (Some(true), Some(ChargingState::FullyCharged)) => "Plugged in, full",
+        (Some(true), _) => "Plugged in",
+        (Some(false), _) => "Unplugged",
+        (None, _) => "–",
+    }
+}
+
+/// "5 min ago" and a colour that turns amber after two hours and red after a day.
+pub fn staleness(age_ms: i64) -> (String, Color32) {
+    let minutes = age_ms.max(0) / 60_000;
+    let text = if minutes < 1 {
+        "just now".to_owned()
+    } else if minutes < 120 {
+        format!("{minutes} min ago")
+    } else if minutes < 48 * 60 {
+        format!("{} h ago", minutes / 60)
+    } else {
+        format!("{} days ago", minutes / 1440)
+    };
+    let color = if minutes < 120 {
+        GOOD
+    } else if minutes < 24 * 60 {
+        WARNING
+    } else {
+        Color32::from_rgb(200, 70, 60)
+    };
+    (text, color)
+}
+
+/// A moment (seconds since the epoch) in the system's time.
+pub fn to_local(seconds: f64) -> Option<chrono::DateTime<chrono::Local>> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(seconds as i64, 0)
+        .map(|t| t.with_timezone(&chrono::Local))
+}
+
+/// A moment in local time, to the minute.
+pub fn local_time(seconds: f64) -> String {
+    to_local(seconds)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A moment in local time, to the second (deliveries arrive many a minute).
+pub fn local_time_secs(ms: i64) -> String {
+    to_local(ms as f64 / 1000.0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// [`local_time`] of milliseconds.
+pub fn local_time_ms(ms: i64) -> String {
+    local_time(ms as f64 / 1000.0)
+}
+
+/// An amount with its currency, or `–` when it cannot be known.
+pub fn money(amount: Option<f64>, currency: &Currency) -> String {
+    amount.map_or("–".into(), |a| currency.amount(a))
+}
+
+/// Energy in kWh, or `–`.
+pub fn energy(kwh: Option<f64>) -> String {
+    kwh.map_or("–".into(), |e| format!("{e:.1} kWh"))
+}
+
+/// A problem in red.
+pub fn problem_ui(ui: &mut egui::Ui, text: &str) {
+    ui.colored_label(PROBLEM, text);
+}
+
+/// A quiet explanation under a control.
+pub fn hint_ui(ui: &mut egui::Ui, text: &str) {
+    ui.label(RichText::new(text).weak());
+}
