@@ -384,7 +384,11 @@ fn rename(harness: &mut Harness<'static, FleetApp>, name: &str) {
     harness.step();
     // The name's field is the page's first (capacity and charge target follow).
     let text_input = egui::accesskit::Role::TextInput;
-    harness.query_all_by_role(text_input).next().unwrap().focus();
+    harness
+        .query_all_by_role(text_input)
+        .next()
+        .unwrap()
+        .focus();
     harness.step();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     harness.step();
@@ -469,4 +473,101 @@ fn demo_mode_shows_the_banner_and_a_living_fleet_driven_by_real_deliveries() {
     }
     harness.get_by_label("Close").click();
     harness.step();
+}
+
+/// Types `text` into the page's `nth` text field (replacing what it holds).
+fn type_into(harness: &mut Harness<'static, FleetApp>, nth: usize, text: &str) {
+    let text_input = egui::accesskit::Role::TextInput;
+    harness
+        .query_all_by_role(text_input)
+        .nth(nth)
+        .unwrap()
+        .focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness
+        .query_all_by_role(text_input)
+        .nth(nth)
+        .unwrap()
+        .type_text(text);
+    harness.step();
+}
+
+#[test]
+fn a_capacity_and_a_price_set_in_the_app_give_analytics_and_the_sessions_export_their_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path(), 1, 3);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE vehicles SET capacity_kwh = NULL", [])
+        .unwrap();
+    let mut harness = harness(seeded_app(&db));
+    step_until(&mut harness, "one vehicle", |app| app.vehicles().len() == 1);
+    let vehicle = harness.state().vehicles()[0].clone();
+    harness.get_by_label("Analytics").click();
+    step_until(&mut harness, "analytics rows", |app| {
+        !app.analytics().is_empty()
+    });
+    assert!(
+        harness
+            .state()
+            .analytics()
+            .iter()
+            .all(|r| r.totals.cost.is_none()),
+        "no capacity, no price: no cost"
+    );
+
+    // The vehicle page: capacity 50 kWh.
+    harness.get_by_label("Fleet").click();
+    harness.step();
+    harness.get_by_label(&vehicle.name).click();
+    step_until(&mut harness, "the vehicle page", |app| {
+        app.vehicle_view().details().is_some()
+    });
+    type_into(&mut harness, 0, "50");
+    harness.get_by_label("Save").click();
+    step_until(&mut harness, "the capacity stored and read back", |app| {
+        app.vehicles()[0].capacity_kwh == Some(50.0) && app.fleet_reads() > 0
+    });
+    harness.get_by_label("Back to the fleet").click();
+    step_until_shown(&mut harness, "the page tabs", |h| {
+        !has_label(h, "Back to the fleet")
+    });
+
+    // Settings: 0.40 per kWh.
+    harness.get_by_label("Settings").click();
+    harness.step();
+    harness.step();
+    type_into(&mut harness, 1, "0.40");
+    harness.get_by_label("Save the fleet's settings").click();
+    step_until(&mut harness, "the price in the database", |_| {
+        let conn = fleetdash::store::open_read_only(&db).unwrap();
+        fleetdash::store::sessions::default_price(&conn).unwrap() == Some(0.4)
+    });
+
+    harness.get_by_label("Analytics").click();
+    step_until(&mut harness, "analytics with a cost", |app| {
+        app.analytics().iter().any(|r| r.totals.cost.is_some())
+    });
+    assert!(has_label(&harness, " EUR"), "costs carry the currency");
+
+    // `fleetdash export sessions` of the same database prices every complete session.
+    let conn = fleetdash::store::open_read_only(&db).unwrap();
+    let mut csv = Vec::new();
+    fleetdash::store::export_csv(
+        &conn,
+        fleetdash::store::ExportKind::Sessions,
+        &fleetdash::store::ExportFilter::default(),
+        &mut csv,
+    )
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let energy: f64 = row[7].parse().unwrap();
+        let cost: f64 = row[10].parse().unwrap();
+        assert!((cost - energy * 0.4).abs() < 0.01, "{row:?}");
+    }
 }
