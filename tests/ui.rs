@@ -434,6 +434,12 @@ fn demo_mode_shows_the_banner_and_a_living_fleet_driven_by_real_deliveries() {
     harness.get_by_label_contains("deliveries stored");
     // The simulated Smartcar has every demo car subscribed.
     assert_eq!(harness.query_all_by_label("subscribed").count(), 3);
+    // Demo mode seeds what an owner would have set: a fleet name, a price, a depot.
+    let fleet = harness.state().fleet();
+    assert_eq!(fleet.settings.fleet_name.as_deref(), Some("Demo fleet"));
+    assert_eq!(fleet.settings.price_per_kwh, Some(0.30));
+    assert_eq!(fleet.places.len(), 1, "{:?}", fleet.places);
+    assert!(fleet.vehicles.iter().all(|v| v.charge_target == Some(80.0)));
 
     // The monthly analytics: one row per vehicle and the fleet's.
     harness.get_by_label("Analytics").click();

@@ -190,18 +190,36 @@ fn run_demo(
         seed: options.seed,
         start_ms: 0,
     };
-    for spec in crate::sim::fleet::vehicles(&fleet) {
+    let specs = crate::sim::fleet::vehicles(&fleet);
+    for spec in &specs {
         conn.execute(
             // The simulated Smartcar has every demo car subscribed to the demo webhook.
-            "INSERT INTO vehicles(id, make, model, year, capacity_kwh, subscribed)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+            "INSERT INTO vehicles(id, make, model, year, capacity_kwh, charge_target, subscribed)
+             VALUES (?1, ?2, ?3, ?4, ?5, 80, 1)",
             rusqlite::params![spec.id, spec.make, spec.model, spec.year, spec.capacity_kwh],
         )?;
     }
-    conn.execute(
-        "INSERT INTO meta(key, value) VALUES (?1, 0.30)",
-        [crate::store::sessions::PRICE_SETTING],
-    )?;
+    // The fleet's settings and a depot (where the first car sleeps, cheaper than the
+    // default price), through the same checked writes as the app and the CLI.
+    let mut conn = conn;
+    let mut owner = vec![
+        crate::store::owner::OwnerWrite::Price(Some(0.30)),
+        crate::store::owner::OwnerWrite::Currency("EUR".into()),
+        crate::store::owner::OwnerWrite::FleetName("Demo fleet".into()),
+    ];
+    if let Some(first) = specs.first() {
+        owner.push(crate::store::owner::OwnerWrite::Place {
+            replaces: None,
+            place: crate::store::sessions::Place {
+                name: "Depot".into(),
+                latitude: first.depot.0,
+                longitude: first.depot.1,
+                radius_m: 300.0,
+                price_per_kwh: Some(0.22),
+            },
+        });
+    }
+    crate::store::owner::apply_all(&mut conn, &owner)?;
     set(status, |s| s.ready = true);
     let (writer, _thread) = spawn_writer(conn)?;
     let token = ManagementToken::new(DEMO_MANAGEMENT_TOKEN)
