@@ -101,3 +101,31 @@ pub fn problem_ui(ui: &mut egui::Ui, text: &str) {
 pub fn hint_ui(ui: &mut egui::Ui, text: &str) {
     ui.label(RichText::new(text).weak());
 }
+
+/// A date typed as text (`2026-01-05`, or RFC 3339 for an exact instant) with a calendar
+/// button beside it; picking a day writes it into the text. `id` keeps pickers apart.
+pub fn date_field_ui(ui: &mut egui::Ui, text: &mut String, hint: &str, id: &str) {
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(text)
+                .hint_text(hint)
+                .desired_width(240.0),
+        );
+        // The calendar opens on the typed day, else today. No icon: egui's default fonts
+        // have no glyph for the calendar emoji (a debug build panics on it).
+        let typed = text
+            .trim()
+            .get(..10)
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+        let mut date = typed.unwrap_or_else(|| jiff::Zoned::now().date());
+        let before = date;
+        ui.add(
+            egui_extras::DatePickerButton::new(&mut date)
+                .id_salt(id)
+                .show_icon(false),
+        );
+        if date != before {
+            *text = date.to_string();
+        }
+    });
+}

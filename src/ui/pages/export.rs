@@ -12,6 +12,7 @@ use egui::{Color32, RichText};
 use crate::domain::time::TimeBound;
 use crate::store::{ExportFilter, ExportKind};
 use crate::ui::data::VehicleRow;
+use crate::ui::widgets::date_field_ui;
 
 /// The kinds offered, in the order shown.
 const KINDS: [(ExportKind, &str); 7] = [
@@ -236,17 +237,19 @@ impl ExportView {
                 });
                 ui.end_row();
                 ui.label("From");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.since)
-                        .hint_text("first reading (or 2026-01-01)")
-                        .desired_width(240.0),
+                date_field_ui(
+                    ui,
+                    &mut self.since,
+                    "first reading (or 2026-01-01)",
+                    "export from",
                 );
                 ui.end_row();
                 ui.label("To");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.until)
-                        .hint_text("last reading (a date includes the day)")
-                        .desired_width(240.0),
+                date_field_ui(
+                    ui,
+                    &mut self.until,
+                    "last reading (a date includes the day)",
+                    "export to",
                 );
                 ui.end_row();
                 ui.label("File");
