@@ -577,3 +577,63 @@ fn a_capacity_and_a_price_set_in_the_app_give_analytics_and_the_sessions_export_
         assert!((cost - energy * 0.4).abs() < 0.01, "{row:?}");
     }
 }
+
+#[test]
+fn a_place_added_on_the_map_prices_the_sessions_charged_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path(), 1, 3);
+    let conn = fleetdash::store::open_read_only(&db).unwrap();
+    let sessions = fleetdash::store::sessions::vehicle_sessions(&conn, &{
+        let id: String = conn
+            .query_row("SELECT id FROM vehicles", [], |r| r.get(0))
+            .unwrap();
+        id
+    })
+    .unwrap();
+    let (lat, lon) = sessions
+        .iter()
+        .find_map(|s| s.position)
+        .expect("a session with a position");
+    drop(conn);
+    let mut harness = harness(seeded_app(&db));
+    step_until(&mut harness, "one vehicle", |app| app.vehicles().len() == 1);
+    harness.get_by_label("Map").click();
+    harness.step();
+    harness.get_by_label("Add a place here").click();
+    step_until_shown(&mut harness, "the map asks for a click", |h| {
+        has_label(h, "Click the map where the place is.")
+    });
+    // Where a click on the map at the charger would land.
+    harness.state_mut().map_page_mut().add_place_at(lat, lon);
+    step_until_shown(&mut harness, "the place's form", |h| has_label(h, "Save the place"));
+    type_into(&mut harness, 0, "Charger");
+    type_into(&mut harness, 4, "0.11");
+    harness.get_by_label("Save the place").click();
+    step_until(&mut harness, "the place read back", |app| {
+        app.fleet().places.iter().any(|p| p.name == "Charger") && app.fleet_reads() > 1
+    });
+
+    let conn = fleetdash::store::open_read_only(&db).unwrap();
+    let mut csv = Vec::new();
+    fleetdash::store::export_csv(
+        &conn,
+        fleetdash::store::ExportKind::Sessions,
+        &fleetdash::store::ExportFilter::default(),
+        &mut csv,
+    )
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let mut priced_here = 0;
+    for row in reader.records().map(Result::unwrap) {
+        let (Ok(la), Ok(lo)) = (row[8].parse::<f64>(), row[9].parse::<f64>()) else {
+            continue;
+        };
+        if (la - lat).abs() < 1e-5 && (lo - lon).abs() < 1e-5 {
+            let energy: f64 = row[7].parse().unwrap();
+            let cost: f64 = row[10].parse().unwrap();
+            assert!((cost - energy * 0.11).abs() < 0.01, "{row:?}");
+            priced_here += 1;
+        }
+    }
+    assert!(priced_here > 0, "a session charged at the new place");
+}
