@@ -7,50 +7,6 @@ use std::path::Path;
 
 use common::*;
 
-/// Writes a simulated fleet's history into `db`.
-fn simulate_db(db: &Path, args: &[&str]) {
-    let made = fleetdash()
-        .args(["simulate", "--db", db.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-}
-
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(db: &Path, args: &[&str]) -> Run {
-    let output = fleetdash().args(args).arg("--db").arg(db).output().unwrap();
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    (header, rows)
-}
-
 /// Exports `kind` and checks the header against the contract.
 fn export(db: &Path, kind: &str, extra: &[&str]) -> Vec<Vec<String>> {
     let mut args = vec!["export", kind];

@@ -9,50 +9,6 @@ use std::path::Path;
 use common::*;
 use fleetdash::domain::time::parse_time_text;
 
-/// Writes a simulated fleet's history into `db`.
-fn simulate_db(db: &Path, args: &[&str]) {
-    let made = fleetdash()
-        .args(["simulate", "--db", db.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-}
-
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(db: &Path, args: &[&str]) -> Run {
-    let output = fleetdash().args(args).arg("--db").arg(db).output().unwrap();
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    (header, rows)
-}
-
 /// A database with one vehicle (50 kWh) that charged 40 -> 60 % for an hour starting at
 /// each of `starts` (RFC 3339, UTC), parked unplugged in between.
 fn db_with_sessions(dir: &Path, starts: &[&str]) -> std::path::PathBuf {

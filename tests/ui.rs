@@ -605,7 +605,9 @@ fn a_place_added_on_the_map_prices_the_sessions_charged_there() {
     });
     // Where a click on the map at the charger would land.
     harness.state_mut().map_page_mut().add_place_at(lat, lon);
-    step_until_shown(&mut harness, "the place's form", |h| has_label(h, "Save the place"));
+    step_until_shown(&mut harness, "the place's form", |h| {
+        has_label(h, "Save the place")
+    });
     type_into(&mut harness, 0, "Charger");
     type_into(&mut harness, 4, "0.11");
     harness.get_by_label("Save the place").click();

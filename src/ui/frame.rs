@@ -44,12 +44,15 @@ impl FleetApp {
         for answer in answers {
             self.take(answer);
         }
-        for (_, _, outcome) in self.writes.finished() {
+        let finished = self.writes.finished();
+        for (_, _, outcome) in &finished {
+            if let Err(problem) = outcome {
+                self.write_problem = Some(problem.clone());
+            }
+        }
+        if !finished.is_empty() {
             // A refused write changed nothing, so no commit will say "read again".
             self.stale = true;
-            if let Err(problem) = outcome {
-                self.write_problem = Some(problem);
-            }
             self.shown = self.writes.overlay(&self.read);
         }
         if self.stale

@@ -255,14 +255,16 @@ impl FleetApp {
                 nav: None,
             };
             let page = cx.persisted.page;
+            let sent = cx.writes.sent();
             self.pages.ui(page, self.selected.is_some(), ui, &mut cx);
+            let wrote = cx.writes.sent() != sent;
             match cx.nav.take() {
                 Some(Nav::Vehicle(id)) => self.open_vehicle(&id),
                 Some(Nav::Page(page)) => self.show_page(page),
                 Some(Nav::Reload) => self.request_shown(),
                 None => {}
             }
-            if self.writes.any_pending() {
+            if wrote {
                 self.shown = self.writes.overlay(&self.read);
             }
         });

@@ -134,6 +134,11 @@ impl OwnerWrites {
         self.pending.retain(|(n, _)| *n > done);
     }
 
+    /// How many writes were sent so far (a change says the shown fleet needs the overlay).
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// True while some write has not reached an answer.
     pub fn any_pending(&self) -> bool {
         !self.pending.is_empty()
@@ -164,24 +169,24 @@ pub struct FleetSnapshot {
 impl FleetSnapshot {
     /// Shows `write` as if stored.
     fn apply(&mut self, write: &OwnerWrite) {
-        let vehicle = |rows: &mut Vec<VehicleRow>, id: &str| -> Option<usize> {
+        let vehicle = |rows: &[VehicleRow], id: &str| -> Option<usize> {
             rows.iter().position(|v| v.id == id)
         };
         match write {
             // An empty name goes back to make, model and year, which only a read knows.
             OwnerWrite::VehicleName { id, name } if !name.trim().is_empty() => {
-                if let Some(at) = vehicle(&mut self.vehicles, id) {
+                if let Some(at) = vehicle(&self.vehicles, id) {
                     self.vehicles[at].name = name.trim().to_owned();
                 }
             }
             OwnerWrite::VehicleName { .. } => {}
             OwnerWrite::VehicleCapacity { id, capacity_kwh } => {
-                if let Some(at) = vehicle(&mut self.vehicles, id) {
+                if let Some(at) = vehicle(&self.vehicles, id) {
                     self.vehicles[at].capacity_kwh = *capacity_kwh;
                 }
             }
             OwnerWrite::VehicleTarget { id, target_percent } => {
-                if let Some(at) = vehicle(&mut self.vehicles, id) {
+                if let Some(at) = vehicle(&self.vehicles, id) {
                     self.vehicles[at].charge_target = *target_percent;
                 }
             }

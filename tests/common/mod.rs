@@ -357,3 +357,50 @@ pub async fn deliver_acknowledged(url: &str, deliveries: Vec<fleetdash::sim::sch
         fleetdash::sim::deliver::deliver_all(deliveries, &token(), &fast_delivery(url)).await;
     assert_eq!(summary.acknowledged, expected, "{summary}");
 }
+
+/// Writes a simulated fleet's history into `db`.
+pub fn simulate_db(db: &Path, args: &[&str]) {
+    let made = fleetdash()
+        .args(["simulate", "--db", db.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+/// A finished `fleetdash` command: whether it succeeded and what it printed.
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `fleetdash ARGS --db DB`.
+pub fn run(db: &Path, args: &[&str]) -> Run {
+    let output = fleetdash().args(args).arg("--db").arg(db).output().unwrap();
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A CSV's header and rows.
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
