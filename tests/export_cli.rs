@@ -551,6 +551,17 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
         )
         .unwrap();
     let (_, sessions) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
+    // A window reads only from near its start, and finds the same sessions.
+    for since in ["2026-01-07", "2026-01-19T13:00:00Z", "2026-02-01"] {
+        let (_, windowed) = parse_csv(&run(&db, &["export", "sessions", "--since", since]).stdout);
+        let expected: Vec<&Vec<String>> =
+            sessions.iter().filter(|s| s[2].as_str() >= since).collect();
+        assert_eq!(
+            windowed.iter().collect::<Vec<_>>(),
+            expected,
+            "since {since}"
+        );
+    }
     let out = run(&db, &["export", "monthly"]);
     assert!(out.success, "{}", out.stderr);
     let (header, months) = parse_csv(&out.stdout);
@@ -600,4 +611,39 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
         .stdout,
     );
     assert_eq!(days.len(), 3 * 3, "three days, two vehicles and the fleet");
+}
+
+#[test]
+fn a_plug_in_that_started_before_the_window_and_spans_it_silently_is_not_counted_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.sqlite3");
+    let conn = fleetdash::store::open(&db, &fleetdash::store::StoreOptions::default()).unwrap();
+    conn.execute(
+        "INSERT INTO vehicles(id, make, capacity_kwh) VALUES ('v1', 'Kia', 50)",
+        [],
+    )
+    .unwrap();
+    // Plugged in on the 1st, then silent for three days, unplugged on the 4th.
+    for (at, soc, plugged, state) in [
+        ("2026-05-01T10:00:00Z", 30.0, false, "NOT_CHARGING"),
+        ("2026-05-01T11:00:00Z", 30.0, true, "CHARGING"),
+        ("2026-05-04T09:00:00Z", 80.0, true, "FULLY_CHARGED"),
+        ("2026-05-04T10:00:00Z", 80.0, false, "NOT_CHARGING"),
+    ] {
+        conn.execute(
+            "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, plugged_in, charging_state, source)
+             VALUES ('v1', ?1, ?2, ?3, ?4, 'api')",
+            rusqlite::params![fleetdash::domain::time::parse_time_text(at).unwrap(), soc, plugged, state],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let (_, all) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0][2], "2026-05-01T11:00:00Z");
+    let (_, windowed) =
+        parse_csv(&run(&db, &["export", "sessions", "--since", "2026-05-03"]).stdout);
+    assert!(windowed.is_empty(), "{windowed:?}");
+    let (_, may) = parse_csv(&run(&db, &["export", "monthly", "--since", "2026-05-03"]).stdout);
+    assert!(may.iter().all(|r| r[3] == "0"), "{may:?}");
 }

@@ -1,6 +1,8 @@
 //! Plain types and pure logic. Nothing here does IO or knows about egui, axum or rusqlite.
 
 pub mod downsample;
+pub mod geo;
+pub mod glance;
 pub mod money;
 pub mod reading;
 pub mod sessions;

@@ -75,6 +75,9 @@ pub enum TimeBound {
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// One minute in milliseconds.
+pub const MINUTE_MS: i64 = 60_000;
+
 impl TimeBound {
     /// Parses `2024-09-20` or `2024-09-20T21:58:06Z`.
     pub fn parse(text: &str) -> Result<Self, String> {

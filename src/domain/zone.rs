@@ -76,6 +76,17 @@ impl FleetZone {
         }
     }
 
+    /// The first instant (ms) of the local month `months_back` months before the one
+    /// `at_ms` falls in (0: its own month).
+    pub fn month_start_ms(&self, at_ms: i64, months_back: u32) -> i64 {
+        let date = self.date_of(at_ms);
+        let first = date.with_day(1).unwrap_or(date);
+        let first = first
+            .checked_sub_months(chrono::Months::new(months_back))
+            .unwrap_or(first);
+        self.start_of_day_ms(first)
+    }
+
     /// The local time of an instant as `2026-01-05 14:03`.
     pub fn local_minutes(&self, at_ms: i64) -> String {
         DateTime::<Utc>::from_timestamp_millis(at_ms)
@@ -147,6 +158,26 @@ mod tests {
             havana.start_of_day_ms(day("2026-03-08")),
             utc("2026-03-08T05:00:00Z")
         );
+    }
+
+    #[test]
+    fn months_start_at_local_midnight_of_the_first() {
+        let berlin = FleetZone::parse("Europe/Berlin").unwrap();
+        let utc = |s: &str| parse_time_text(s).unwrap();
+        for (at, back, expected) in [
+            // 01:30 on 1 April in Berlin is April already.
+            ("2026-03-31T23:30:00Z", 0, "2026-03-31T22:00:00Z"),
+            ("2026-03-31T23:30:00Z", 1, "2026-02-28T23:00:00Z"),
+            ("2026-03-31T21:30:00Z", 0, "2026-02-28T23:00:00Z"),
+            // Back across a year end.
+            ("2026-01-15T12:00:00Z", 1, "2025-11-30T23:00:00Z"),
+        ] {
+            assert_eq!(
+                berlin.month_start_ms(utc(at), back),
+                utc(expected),
+                "{at} {back}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::export::{formula_safe, number_cell};
 use super::{ExportFilter, StoreError};
 use crate::domain::ChargingState;
+use crate::domain::geo::distance_m;
 use crate::domain::sessions::{Point, Session, SessionDetector};
 use crate::domain::time::format_ms;
 
@@ -49,19 +50,6 @@ pub fn price_at(
         .or(default)
 }
 
-/// Great-circle distance in metres.
-fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6_371_000.0 * h.sqrt().asin()
-}
-
 /// The places the owner defined.
 pub fn places(conn: &Connection) -> Result<Vec<Place>, StoreError> {
     let mut statement = conn.prepare(
@@ -95,21 +83,54 @@ pub fn default_price(conn: &Connection) -> Result<Option<f64>, StoreError> {
 
 /// Streams one vehicle's readings through the session detector.
 pub fn vehicle_sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, StoreError> {
-    vehicle_history(conn, vehicle_id, |_| {})
+    vehicle_history(conn, vehicle_id, None, |_| {})
+}
+
+/// Where to start reading so that every session starting at or after `since_ms` is found
+/// as it would be from the first reading: at the last unplugged reading before it (an
+/// unplugged reading ends every session), or earlier at the last state of charge known
+/// there (a rise between deliveries needs the one before).
+fn history_start(
+    conn: &Connection,
+    vehicle_id: &str,
+    since_ms: Option<i64>,
+) -> Result<i64, StoreError> {
+    let Some(since_ms) = since_ms else {
+        return Ok(i64::MIN);
+    };
+    let unplugged: Option<i64> = conn.query_row(
+        "SELECT max(recorded_at) FROM readings
+         WHERE vehicle_id = ?1 AND recorded_at < ?2 AND plugged_in = 0",
+        params![vehicle_id, since_ms],
+        |r| r.get(0),
+    )?;
+    let Some(unplugged) = unplugged else {
+        return Ok(i64::MIN);
+    };
+    let soc: Option<i64> = conn.query_row(
+        "SELECT max(recorded_at) FROM readings
+         WHERE vehicle_id = ?1 AND recorded_at <= ?2 AND battery_percent IS NOT NULL",
+        params![vehicle_id, unplugged],
+        |r| r.get(0),
+    )?;
+    Ok(soc.map_or(i64::MIN, |soc| soc.min(unplugged)))
 }
 
 /// Streams one vehicle's readings through the session detector, showing each reading's
-/// time to `seen` on the way.
+/// time to `seen` on the way. With `since_ms`, only the sessions starting from then on
+/// are sure to be complete (earlier ones may be cut), and reading starts near it.
 fn vehicle_history(
     conn: &Connection,
     vehicle_id: &str,
+    since_ms: Option<i64>,
     mut seen: impl FnMut(i64),
 ) -> Result<Vec<Session>, StoreError> {
+    let from = history_start(conn, vehicle_id, since_ms)?;
     let mut statement = conn.prepare_cached(
         "SELECT recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude
-         FROM readings WHERE vehicle_id = ?1 ORDER BY recorded_at",
+         FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2 ORDER BY recorded_at",
     )?;
-    let mut rows = statement.query([vehicle_id])?;
+    let mut rows = statement.query(params![vehicle_id, from])?;
     let mut detector = SessionDetector::new();
     while let Some(r) = rows.next()? {
         seen(r.get(0)?);
@@ -143,7 +164,7 @@ pub(super) fn write_sessions<W: Write>(
     let pricing = Pricing::load(conn)?;
     let mut count = 0;
     for (id, name, capacity) in vehicles(conn, filter)? {
-        for s in vehicle_sessions(conn, &id)? {
+        for s in vehicle_history(conn, &id, filter.since_ms, |_| {})? {
             if !in_window(filter, s.started_at_ms) {
                 continue;
             }
@@ -284,7 +305,7 @@ pub fn summary(
     for (id, name, capacity) in vehicles(conn, filter)? {
         names.insert(id.clone(), name);
         let mut last_seen: BTreeMap<String, i64> = BTreeMap::new();
-        let sessions = vehicle_history(conn, &id, |at_ms| {
+        let sessions = vehicle_history(conn, &id, filter.since_ms, |at_ms| {
             if in_window(filter, at_ms) {
                 last_seen.insert(zone.period_of(at_ms, monthly), at_ms);
             }

@@ -36,7 +36,28 @@ pub struct VehicleRow {
     pub capacity_kwh: Option<f64>,
     /// The owner's charge target, percent.
     pub charge_target: Option<f64>,
+    /// Its latest position reading that was away from the one before it (see
+    /// [`crate::domain::glance`]).
+    pub last_moved_ms: Option<i64>,
 }
+
+impl VehicleRow {
+    /// What the fleet-at-a-glance logic needs of it.
+    pub fn now(&self) -> crate::domain::glance::VehicleNow {
+        crate::domain::glance::VehicleNow {
+            plugged_in: self.plugged_in,
+            charging: self.charging,
+            battery_percent: self.battery_percent,
+            last_seen_ms: self.last_seen_ms,
+            last_moved_ms: self.last_moved_ms,
+            needs_reauth: self.needs_reauth,
+        }
+    }
+}
+
+/// Two positions at least this far apart are a move (GPS jitter of a parked car stays
+/// well inside it; the trip rule uses the same distance).
+const MOVE_M: f64 = 150.0;
 
 /// Every vehicle with its latest values.
 pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
@@ -82,10 +103,35 @@ pub fn fleet(conn: &Connection) -> Result<Vec<VehicleRow>, StoreError> {
                 reauth_url: r.get(10)?,
                 capacity_kwh: r.get(11)?,
                 charge_target: r.get(12)?,
+                last_moved_ms: None,
             })
         })?
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = rows;
+    for row in &mut rows {
+        row.last_moved_ms = last_moved(conn, &row.id)?;
+    }
     Ok(rows)
+}
+
+/// The latest position reading when it is [`MOVE_M`] or more from the one before it.
+fn last_moved(conn: &Connection, vehicle_id: &str) -> Result<Option<i64>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT recorded_at, latitude, longitude FROM readings
+         WHERE vehicle_id = ?1 AND latitude IS NOT NULL AND longitude IS NOT NULL
+         ORDER BY recorded_at DESC LIMIT 2",
+    )?;
+    let latest: Vec<(i64, f64, f64)> = statement
+        .query_map([vehicle_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(match latest.as_slice() {
+        [(at, la, lo), (_, pla, plo)]
+            if crate::domain::geo::distance_m((*la, *lo), (*pla, *plo)) >= MOVE_M =>
+        {
+            Some(*at)
+        }
+        _ => None,
+    })
 }
 
 /// Battery percent over `[from_ms, to_ms]`, as plot points (x in seconds), downsampled to
@@ -263,4 +309,75 @@ pub fn errors(
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// One month's charging across the fleet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonthFigures {
+    /// `2026-01`, in the fleet's time zone.
+    pub period: String,
+    /// Sessions started in it.
+    pub sessions: u64,
+    /// Their energy, when capacities are known.
+    pub energy_kwh: Option<f64>,
+    /// Their cost, when prices are known too.
+    pub cost: Option<f64>,
+}
+
+/// What the Fleet page shows beside the rows: each vehicle's last 24 hours of battery and
+/// the fleet's charging this month and last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Glance {
+    /// When it was read, ms.
+    pub at_ms: i64,
+    /// Per vehicle id, battery percent over the 24 hours before `at_ms` (x in seconds).
+    pub sparklines: std::collections::HashMap<String, Vec<[f64; 2]>>,
+    /// This month so far.
+    pub this_month: MonthFigures,
+    /// The month before.
+    pub last_month: MonthFigures,
+}
+
+/// Min/max pairs per sparkline: about one per hour.
+const SPARKLINE_BUCKETS: usize = 24;
+
+/// The [`Glance`] at `now_ms`.
+pub fn glance(conn: &Connection, now_ms: i64) -> Result<Glance, StoreError> {
+    let mut sparklines = std::collections::HashMap::new();
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM vehicles")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let day_ago = now_ms - crate::domain::time::DAY_MS;
+    for id in ids {
+        let points = battery_series(conn, &id, day_ago, now_ms, SPARKLINE_BUCKETS)?;
+        sparklines.insert(id, points);
+    }
+    let zone = crate::store::owner::fleet_zone(conn)?;
+    let filter = crate::store::ExportFilter {
+        since_ms: Some(zone.month_start_ms(now_ms, 1)),
+        ..Default::default()
+    };
+    let rows = crate::store::sessions::summary(conn, &filter, true)?;
+    let month = |at_ms: i64| {
+        let period = zone.period_of(at_ms, true);
+        rows.iter()
+            .find(|r| r.vehicle_id.is_empty() && r.period == period)
+            .map(|r| MonthFigures {
+                period: period.clone(),
+                sessions: r.totals.sessions,
+                energy_kwh: r.totals.energy_kwh,
+                cost: r.totals.cost,
+            })
+            .unwrap_or(MonthFigures {
+                period,
+                ..Default::default()
+            })
+    };
+    Ok(Glance {
+        at_ms: now_ms,
+        sparklines,
+        this_month: month(now_ms),
+        last_month: month(zone.month_start_ms(now_ms, 1)),
+    })
 }

@@ -187,6 +187,11 @@ impl FleetApp {
         self.pages.analytics.rows()
     }
 
+    /// The Fleet page's sparklines and month figures as last read.
+    pub fn glance(&self) -> Option<&super::data::Glance> {
+        self.pages.fleet.glance()
+    }
+
     /// The deliveries panel's rows as last read.
     pub fn delivery_rows(&self) -> &[DeliveryRow] {
         self.pages.deliveries.rows()

@@ -29,6 +29,8 @@ const CHANGE_CHECK: Duration = Duration::from_secs(1);
 pub enum Query {
     /// The vehicles, the fleet's settings and places (what every page shows).
     Fleet,
+    /// The Fleet page's sparklines and this and last month's charging.
+    Glance,
     /// Sessions, energy and cost per month (true) or day.
     Analytics {
         /// Per month rather than per day.
@@ -86,6 +88,8 @@ pub enum Answer {
     /// The fleet, with the number of the last owner write finished before it was read
     /// (see [`super::owner`]).
     Fleet(u64, Result<FleetSnapshot, String>),
+    /// The Fleet page's glance.
+    Glance(Result<data::Glance, String>),
     /// Analytics rows, with the grouping they were asked for.
     Analytics(bool, Result<Vec<SummaryRow>, String>),
     /// Latest deliveries and counts per outcome.
@@ -195,6 +199,9 @@ fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
                 })
             })();
             Answer::Fleet(done, snapshot.map_err(text))
+        }
+        Query::Glance => {
+            Answer::Glance(data::glance(conn, crate::domain::time::now_ms()).map_err(text))
         }
         Query::Analytics { by_month } => Answer::Analytics(
             by_month,

@@ -129,3 +129,44 @@ pub fn date_field_ui(ui: &mut egui::Ui, text: &mut String, hint: &str, id: &str)
         }
     });
 }
+
+/// A small battery line: `points` (x in seconds, y percent) over `[from_s, to_s]`, coloured
+/// by the latest percent. `label` names it for screen readers (and tests).
+pub fn sparkline_ui(
+    ui: &mut egui::Ui,
+    points: &[[f64; 2]],
+    (from_s, to_s): (f64, f64),
+    label: &str,
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(96.0, 18.0), egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, label));
+    if !ui.is_rect_visible(rect) {
+        return response;
+    }
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().faint_bg_color);
+    let span = (to_s - from_s).max(1.0);
+    let at = |p: &[f64; 2]| {
+        egui::pos2(
+            rect.left() + (((p[0] - from_s) / span).clamp(0.0, 1.0) as f32) * rect.width(),
+            rect.bottom() - ((p[1] / 100.0).clamp(0.0, 1.0) as f32) * rect.height(),
+        )
+    };
+    let Some(last) = points.last() else {
+        return response.on_hover_text("No battery reading in the last 24 hours.");
+    };
+    let color = battery_color(last[1]);
+    if points.len() == 1 {
+        painter.circle_filled(at(last), 2.0, color);
+    } else {
+        let line: Vec<egui::Pos2> = points.iter().map(at).collect();
+        painter.add(egui::Shape::line(line, egui::Stroke::new(1.5, color)));
+    }
+    let (low, high) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p[1]), hi.max(p[1]))
+    });
+    response.on_hover_text(format!(
+        "Battery over the last 24 hours: {low:.0} to {high:.0} %, now {:.0} %.",
+        last[1]
+    ))
+}

@@ -54,7 +54,8 @@ impl Pages {
             Page::Deliveries => self.deliveries.queries(),
             Page::Map => self.map.queries(),
             Page::Account => vec![Query::Reachability],
-            Page::Fleet | Page::Export | Page::Settings => Vec::new(),
+            Page::Fleet => self.fleet.queries(),
+            Page::Export | Page::Settings => Vec::new(),
         }
     }
 
@@ -71,6 +72,7 @@ impl Pages {
             Answer::Analytics(by_month, Ok(rows)) => {
                 self.analytics.take(by_month, persisted.by_month, rows);
             }
+            Answer::Glance(Ok(glance)) => self.fleet.take(glance),
             Answer::Deliveries(Ok((rows, counts))) => self.deliveries.take_rows(rows, counts),
             Answer::DeliveryBody(id, body) => self.deliveries.take_body(id, body),
             Answer::Vehicle(id, details) => {
@@ -85,7 +87,9 @@ impl Pages {
             }
             Answer::Trail(..) => {}
             Answer::Reachability(delivery, verify) => self.reachability = (delivery, verify),
-            Answer::Analytics(_, Err(problem)) | Answer::Deliveries(Err(problem)) => {
+            Answer::Analytics(_, Err(problem))
+            | Answer::Deliveries(Err(problem))
+            | Answer::Glance(Err(problem)) => {
                 return Some(problem);
             }
         }

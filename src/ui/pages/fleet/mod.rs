@@ -1,18 +1,44 @@
-//! The Fleet page: every vehicle with its battery, range, charge state, last sighting and
-//! webhook subscription; a click opens the vehicle.
+//! The Fleet page: the fleet at a glance (what the vehicles are doing, this month's
+//! charging, what needs the owner), then every vehicle with its battery and its last 24
+//! hours, range, charge state, last sighting and webhook subscription; a click opens the
+//! vehicle.
+
+mod glance;
 
 use egui::{Color32, RichText};
 
-use crate::domain::time::now_ms;
+use crate::domain::glance::{Activity, Counts};
+use crate::domain::time::{DAY_MS, now_ms};
 use crate::ui::Sort;
 use crate::ui::context::{Nav, PageCx};
-use crate::ui::widgets::{PROBLEM, WARNING, battery_color, charge_text, local_time_ms, staleness};
+use crate::ui::data::Glance;
+use crate::ui::reader::Query;
+use crate::ui::widgets::{
+    PROBLEM, WARNING, battery_color, charge_text, local_time_ms, sparkline_ui, staleness,
+};
 
 /// The Fleet page (its order is kept between runs, in [`crate::ui::Persisted`]).
 #[derive(Default)]
-pub struct FleetPage;
+pub struct FleetPage {
+    glance: Option<Glance>,
+}
 
 impl FleetPage {
+    /// What the page needs read.
+    pub fn queries(&self) -> Vec<Query> {
+        vec![Query::Glance]
+    }
+
+    /// Takes the sparklines and month figures.
+    pub fn take(&mut self, glance: Glance) {
+        self.glance = Some(glance);
+    }
+
+    /// The sparklines and month figures as last read.
+    pub fn glance(&self) -> Option<&Glance> {
+        self.glance.as_ref()
+    }
+
     /// Draws the page.
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PageCx) {
         if cx.fleet.vehicles.is_empty() {
@@ -23,6 +49,27 @@ impl FleetPage {
             }
             return;
         }
+        let now = now_ms();
+        let counts = Counts::of(
+            cx.fleet
+                .vehicles
+                .iter()
+                .map(|v| v.now())
+                .collect::<Vec<_>>()
+                .iter(),
+            now,
+        );
+        glance::summary_ui(
+            ui,
+            &counts,
+            self.glance.as_ref().map(|g| (&g.this_month, &g.last_month)),
+            &cx.fleet.settings.currency,
+        );
+        let all: Vec<_> = cx.fleet.vehicles.iter().collect();
+        if let Some(id) = glance::attention_ui(ui, &all, now) {
+            cx.nav = Some(Nav::Vehicle(id));
+        }
+        ui.add_space(4.0);
         let sort = &mut cx.persisted.sort;
         ui.horizontal(|ui| {
             ui.label("Sort by");
@@ -40,18 +87,20 @@ impl FleetPage {
             }),
             Sort::LastSeen => rows.sort_by_key(|r| std::cmp::Reverse(r.last_seen_ms)),
         }
-        let now = now_ms();
         let units = cx.persisted.settings.units;
+        let day = ((now - DAY_MS) as f64 / 1000.0, now as f64 / 1000.0);
+        let no_points = Vec::new();
         let mut open = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("fleet")
                 .striped(true)
-                .num_columns(7)
+                .num_columns(8)
                 .spacing([16.0, 6.0])
                 .show(ui, |ui| {
                     for heading in [
                         "Vehicle",
                         "Battery",
+                        "Last 24 h",
                         "Range",
                         "Charging",
                         "Last seen",
@@ -81,8 +130,17 @@ impl FleetPage {
                                 ui.label("–");
                             }
                         }
+                        let points = self
+                            .glance
+                            .as_ref()
+                            .and_then(|g| g.sparklines.get(&row.id))
+                            .unwrap_or(&no_points);
+                        sparkline_ui(ui, points, day, &format!("Last 24 h of {}", row.name));
                         ui.label(row.range_km.map_or("–".into(), |r| units.distance(r)));
-                        ui.label(charge_text(row.plugged_in, row.charging));
+                        ui.label(match Activity::of(&row.now(), now) {
+                            Activity::Driving => "Driving",
+                            _ => charge_text(row.plugged_in, row.charging),
+                        });
                         match row.last_seen_ms {
                             Some(t) => {
                                 let (text, color) = staleness(now - t);
