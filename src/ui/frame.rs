@@ -187,6 +187,11 @@ impl FleetApp {
         self.pages.analytics.rows()
     }
 
+    /// The Analytics page (its chart's bars and the period picked).
+    pub fn analytics_page(&self) -> &super::pages::analytics::AnalyticsPage {
+        &self.pages.analytics
+    }
+
     /// The Fleet page's sparklines and month figures as last read.
     pub fn glance(&self) -> Option<&super::data::Glance> {
         self.pages.fleet.glance()

@@ -91,3 +91,28 @@ fn a_bad_time_range_in_the_export_says_what_to_fix_and_writes_nothing() {
     assert!(has_label(&harness, "From is after To"));
     assert!(!out.exists());
 }
+
+#[test]
+fn the_calendar_beside_from_writes_the_picked_day_into_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path(), 1, 1);
+    let mut harness = harness(seeded_app(&db));
+    step_until(&mut harness, "one vehicle", |app| app.vehicles().len() == 1);
+    harness.get_by_label("Export").click();
+    harness.run_steps(2);
+    // The calendar opens on the typed day.
+    type_into(&mut harness, 0, "2026-02-10");
+    harness.get_by_label("2026-02-10").click();
+    harness.run_steps(2);
+    harness.get_by_label("20").click();
+    harness.step();
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().export_view().range(), ("2026-02-20", ""));
+    // An exact instant typed by hand stays as typed.
+    type_into(&mut harness, 1, "2026-02-21T06:00:00Z");
+    assert_eq!(
+        harness.state().export_view().range(),
+        ("2026-02-20", "2026-02-21T06:00:00Z")
+    );
+}

@@ -105,7 +105,12 @@ impl ExportView {
         self.path = path.display().to_string();
     }
 
-    /// Sets the time range as typed in From and To.
+    /// From and To as they stand in their fields.
+    pub fn range(&self) -> (&str, &str) {
+        (&self.since, &self.until)
+    }
+
+    /// Sets the From and To fields.
     pub fn set_range(&mut self, since: &str, until: &str) {
         self.since = since.to_owned();
         self.until = until.to_owned();

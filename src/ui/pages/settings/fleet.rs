@@ -16,8 +16,8 @@ pub struct FleetForm {
     name: String,
     currency: String,
     price: String,
-    /// `None`: the system's.
-    zone: Option<String>,
+    /// An IANA name; empty: the system's.
+    zone: String,
     problem: Option<String>,
     saved: bool,
 }
@@ -30,7 +30,11 @@ impl FleetForm {
             .price_per_kwh
             .map(|p| p.to_string())
             .unwrap_or_default();
-        self.zone = settings.zone_set.then(|| settings.zone.name().to_owned());
+        self.zone = if settings.zone_set {
+            settings.zone.name().to_owned()
+        } else {
+            String::new()
+        };
         self.from = Some(settings.clone());
     }
 
@@ -53,9 +57,13 @@ impl FleetForm {
         if Some(name) != stored.fleet_name.as_deref().or(Some("")) {
             writes.push(OwnerWrite::FleetName(name.to_owned()));
         }
+        let zone = match self.zone.trim() {
+            "" => None,
+            typed => Some(FleetZone::parse(typed)?.name().to_owned()),
+        };
         let stored_zone = stored.zone_set.then(|| stored.zone.name().to_owned());
-        if self.zone != stored_zone {
-            writes.push(OwnerWrite::TimeZone(self.zone.clone()));
+        if zone != stored_zone {
+            writes.push(OwnerWrite::TimeZone(zone));
         }
         Ok(writes)
     }
@@ -108,28 +116,32 @@ impl FleetForm {
                 });
                 ui.end_row();
                 ui.label("Time zone");
-                let shown = self
-                    .zone
-                    .clone()
-                    .unwrap_or_else(|| format!("As the system ({})", system.name()));
-                egui::ComboBox::from_id_salt("time zone")
-                    .selected_text(shown)
-                    .height(300.0)
-                    .show_ui(ui, |ui| {
-                        changed |= ui
-                            .selectable_value(
-                                &mut self.zone,
-                                None,
-                                format!("As the system ({})", system.name()),
-                            )
-                            .changed();
-                        for zone in chrono_tz::TZ_VARIANTS {
-                            let name = zone.name();
-                            changed |= ui
-                                .selectable_value(&mut self.zone, Some(name.to_owned()), name)
-                                .changed();
-                        }
-                    });
+                ui.vertical(|ui| {
+                    changed |= ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.zone)
+                                .hint_text(format!("As the system ({})", system.name()))
+                                .desired_width(260.0),
+                        )
+                        .changed();
+                    // Some 600 names: suggest those matching what is typed.
+                    let typed = self.zone.trim().to_lowercase();
+                    if !typed.is_empty() && FleetZone::parse(&self.zone).is_err() {
+                        ui.horizontal_wrapped(|ui| {
+                            let matching = chrono_tz::TZ_VARIANTS
+                                .iter()
+                                .map(|z| z.name())
+                                .filter(|name| name.to_lowercase().contains(&typed))
+                                .take(8);
+                            for name in matching {
+                                if ui.small_button(name).clicked() {
+                                    self.zone = name.to_owned();
+                                    changed = true;
+                                }
+                            }
+                        });
+                    }
+                });
                 ui.end_row();
             });
         if changed {

@@ -1,6 +1,10 @@
 //! The Analytics page: per month (or day) of the fleet's time zone and per vehicle, the
 //! sessions started, energy added, its cost in the fleet's currency, hours plugged in and
-//! charging.
+//! charging; a stacked bar chart above the table, where a click on a bar shows its period.
+
+mod chart;
+
+pub use chart::{MAX_PERIODS, Metric, Stacks};
 
 use egui::RichText;
 
@@ -13,12 +17,30 @@ use crate::ui::widgets::{energy, hint_ui, local_time_ms, money};
 #[derive(Default)]
 pub struct AnalyticsPage {
     rows: Vec<SummaryRow>,
+    metric: Metric,
+    /// The period picked by a click on its bar (the table shows only it).
+    selected: Option<String>,
+    /// Where each period's bars stand on screen, as last drawn.
+    centres: Vec<(String, egui::Pos2)>,
 }
 
 impl AnalyticsPage {
     /// The rows as last read.
     pub fn rows(&self) -> &[SummaryRow] {
         &self.rows
+    }
+
+    /// The period a click on the chart picked.
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// Where `period`'s bars stood on screen when last drawn.
+    pub fn bar_centre(&self, period: &str) -> Option<egui::Pos2> {
+        self.centres
+            .iter()
+            .find(|(p, _)| p == period)
+            .map(|(_, pos)| *pos)
     }
 
     /// What the page needs read.
@@ -36,6 +58,7 @@ impl AnalyticsPage {
     /// Forgets what was read (another database).
     pub fn clear(&mut self) {
         self.rows.clear();
+        self.selected = None;
     }
 
     /// Draws the page.
@@ -47,7 +70,7 @@ impl AnalyticsPage {
             ui.selectable_value(&mut by_month, false, "Per day");
             if by_month != by_month_now {
                 cx.persisted.by_month = by_month;
-                self.rows.clear();
+                self.clear();
                 cx.nav = Some(Nav::Reload);
             }
         });
@@ -74,6 +97,36 @@ impl AnalyticsPage {
             });
         }
         let currency = &settings.currency;
+        ui.horizontal(|ui| {
+            ui.label("Bars show");
+            ui.selectable_value(&mut self.metric, Metric::Energy, "Energy");
+            ui.selectable_value(&mut self.metric, Metric::Cost, "Cost");
+            ui.selectable_value(&mut self.metric, Metric::Sessions, "Sessions");
+        });
+        let unit = match self.metric {
+            Metric::Energy => "kWh".to_owned(),
+            Metric::Cost => currency.code().to_owned(),
+            Metric::Sessions => "sessions".to_owned(),
+        };
+        let stacks = Stacks::of(&self.rows, self.metric);
+        let drawn = chart::chart_ui(ui, &stacks, &unit, self.selected.as_deref());
+        self.centres = drawn.centres;
+        if let Some(period) = drawn.clicked {
+            self.selected = Some(period);
+        }
+        let period_word = if by_month_now { "month" } else { "day" };
+        match self.selected.clone() {
+            Some(period) => {
+                ui.horizontal(|ui| {
+                    ui.strong(format!("Showing {period}"));
+                    if ui.button(format!("Show every {period_word}")).clicked() {
+                        self.selected = None;
+                    }
+                });
+            }
+            None => hint_ui(ui, &format!("Click a bar to show only its {period_word}.")),
+        }
+        let selected = self.selected.clone();
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("monthly")
                 .striped(true)
@@ -93,7 +146,11 @@ impl AnalyticsPage {
                         ui.strong(heading);
                     }
                     ui.end_row();
-                    for row in &self.rows {
+                    let shown = self
+                        .rows
+                        .iter()
+                        .filter(|r| selected.as_ref().is_none_or(|p| *p == r.period));
+                    for row in shown {
                         let t = &row.totals;
                         let fleet = row.vehicle_id.is_empty();
                         let text = |s: String| {
