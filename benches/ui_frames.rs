@@ -1,6 +1,6 @@
 //! How much CPU a frame of the real UI costs with a year of one-minute history for ten
 //! vehicles in the database (5.2 million readings): the app is driven headless through
-//! egui_kittest while it opens a vehicle, switches ranges, zooms and pans the plot, and each
+//! egui_kittest while it shows the Fleet page (summary strip, sparklines), opens a vehicle, switches ranges, zooms and pans the plot, and each
 //! frame's UI-thread CPU time (egui's pass plus tessellation) is measured. The goal is at
 //! most 16 ms per frame. It also reports how long the reader thread took to bring each new
 //! window (that work is off the UI thread; the frame meanwhile shows the previous points).
@@ -149,6 +149,11 @@ fn main() {
     bench.phase("overview: ten vehicles listed", |app| {
         app.vehicles().len() == 10
     });
+    bench.phase("overview: sparklines and month read", |app| {
+        app.glance().is_some()
+    });
+    // The Fleet page at rest: summary strip, needs attention, ten sparklines.
+    bench.phase_at_most("overview: at rest with sparklines", 120, |_| false);
     let name = bench.harness.state().vehicles()[0].name.clone();
     bench.harness.get_by_label(&name).click();
     bench.phase("open a vehicle (7 d)", |app| window_days(app) == Some(7));
