@@ -226,6 +226,22 @@ fn main() {
             arrived.map_or("-".into(), |a| format!("{a:.0}")),
         );
     }
+    // The scenario as it was before the Fleet page had its glance, for comparison.
+    let mut vehicle_only: Vec<f64> = bench
+        .frames
+        .phases
+        .iter()
+        .filter(|(phase, _, _)| {
+            !phase.starts_with("overview: sparklines") && !phase.starts_with("overview: at rest")
+        })
+        .flat_map(|(_, times, _)| times.iter().copied())
+        .collect();
+    vehicle_only.sort_by(f64::total_cmp);
+    println!(
+        "without the Fleet page's glance phases: {} frames · p95 {:.2} ms",
+        vehicle_only.len(),
+        percentile(&vehicle_only, 0.95)
+    );
     all.sort_by(f64::total_cmp);
     let max = all.last().copied().unwrap_or_default();
     println!(

@@ -22,16 +22,17 @@ sleep 10
 click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-2}"; }
 # The pointer goes out of the way first, so no hover read-out covers the view.
 shot() { xdotool mousemove 1095 715; sleep 0.5; import -window root "$1.png"; echo "wrote $1.png"; }
-# The window opens at 1100x720 in the corner; the tabs sit at y=87 under the banner.
-tab() { case $1 in fleet) click 30 87;; map) click 81 87;; analytics) click 144 87;;
-  deliveries) click 222 87;; export) click 294 87;; account) click 361 87;;
-  settings) click 432 87;; esac; }
+# The window opens at 1100x720 in the corner; the tabs sit at y=91 under the banner.
+tab() { case $1 in fleet) click 30 91;; map) click 81 91;; analytics) click 144 91;;
+  deliveries) click 222 91;; export) click 294 91;; account) click 361 91;;
+  settings) click 432 91;; esac; }
 for theme in dark light; do
-  if [ $theme = light ]; then tab settings; click 206 149; fi
+  if [ $theme = light ]; then tab settings; click 206 466; fi
   tab fleet; shot "fleet-$theme"
-  click 66 168 3; shot "vehicle-$theme"; click 60 87
+  # The first vehicle's row, under the summary strip; then "Back to the fleet".
+  click 66 231 3; shot "vehicle-$theme"; click 60 91
   # Select one vehicle for its trail (once: a second click would deselect it).
-  tab map; if [ $theme = dark ]; then click 82 208 3; fi; shot "map-$theme"
+  tab map; if [ $theme = dark ]; then click 82 143 3; fi; shot "map-$theme"
   tab analytics; shot "analytics-$theme"
   tab deliveries; shot "deliveries-$theme"
   tab export; shot "export-$theme"

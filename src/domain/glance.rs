@@ -5,8 +5,10 @@
 use super::ChargingState;
 use super::time::{DAY_MS, MINUTE_MS};
 
-/// A vehicle that moved within this long is driving.
-pub const DRIVING_WINDOW_MS: i64 = 10 * MINUTE_MS;
+/// A vehicle that moved within this long is driving: the trips' rule, where a halt of
+/// five minutes ends a trip. (v4 reports a position only when it changes, so a parked car
+/// sends none: the time since its last move is what tells.)
+pub const DRIVING_WINDOW_MS: i64 = 5 * MINUTE_MS;
 /// A vehicle not heard from for longer needs a look.
 pub const QUIET_AFTER_MS: i64 = DAY_MS;
 /// Below this state of charge a vehicle needs charging.

@@ -103,7 +103,12 @@ pub fn chart_ui(ui: &mut egui::Ui, stacks: &Stacks, unit: &str, selected: Option
             .iter()
             .enumerate()
             .map(|(x, value)| {
-                let mut bar = Bar::new(x as f64, *value).width(0.7).name(&periods[x]);
+                // Filled near-opaque: the chart's default fill is too faint to tell the
+                // vehicles apart on a dark background.
+                let mut bar = Bar::new(x as f64, *value)
+                    .width(0.7)
+                    .name(&periods[x])
+                    .fill(color.gamma_multiply(0.85));
                 if selected.is_some_and(|s| s == periods[x]) {
                     bar = bar.stroke(egui::Stroke::new(2.0, ui.visuals().strong_text_color()));
                 }
