@@ -7,6 +7,7 @@ pub mod money;
 pub mod reading;
 pub mod sessions;
 pub mod time;
+pub mod trips;
 pub mod units;
 pub mod zone;
 

@@ -38,6 +38,13 @@ fn the_overview_lists_every_seeded_vehicle_and_a_click_opens_its_plot_and_sessio
         !details.sessions.is_empty(),
         "ten days hold charging sessions"
     );
+    // The newest session's row is on screen.
+    use fleetdash::ui::widgets::local_time_ms;
+    harness.run_steps(3);
+    assert!(has_label(
+        &harness,
+        &local_time_ms(details.sessions[0].started_at_ms)
+    ));
     // The default range is a week, ending at the last reading.
     let (from, to) = harness.state().vehicle_view().series_window().unwrap();
     assert_eq!(to - from, 7 * DAY_MS);
@@ -227,5 +234,26 @@ fn the_glance_counts_the_fleet_draws_sparklines_sums_the_month_and_lists_what_ne
         .click();
     step_until(&mut harness, "the quiet car's page", |app| {
         app.vehicle_view().vehicle() == Some(quiet.id.as_str())
+            && app.vehicle_view().details().is_some()
     });
+    // Its sessions table lays out only the rows in view (a year holds hundreds).
+    harness.run_steps(3);
+    let sessions = harness
+        .state()
+        .vehicle_view()
+        .details()
+        .unwrap()
+        .sessions
+        .clone();
+    assert!(sessions.len() > 30, "{}", sessions.len());
+    use fleetdash::ui::widgets::local_time_ms;
+    let shown = sessions
+        .iter()
+        .filter(|s| has_label(&harness, &local_time_ms(s.started_at_ms)))
+        .count();
+    assert!(has_label(
+        &harness,
+        &local_time_ms(sessions[0].started_at_ms)
+    ));
+    assert!(shown <= 12, "{shown} of {} rows laid out", sessions.len());
 }

@@ -1,6 +1,8 @@
 //! The vehicle page's tables: charging sessions with their energy and cost (from the
 //! owner's capacity, places and prices), and the errors Smartcar reported.
 
+use egui_extras::{Column, TableBuilder};
+
 use super::VehicleView;
 use crate::store::sessions::price_at;
 use crate::ui::context::PageCx;
@@ -21,39 +23,54 @@ impl VehicleView {
             if details.sessions.is_empty() {
                 ui.label("No charging session yet.");
             } else {
-                egui::Grid::new(("sessions", id))
+                // Virtual rows: only those on screen are laid out (a year holds hundreds).
+                let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+                TableBuilder::new(ui)
+                    .id_salt(("sessions", id))
                     .striped(true)
-                    .spacing([16.0, 4.0])
-                    .show(ui, |ui| {
+                    .max_scroll_height(row_height * 8.0)
+                    .columns(Column::auto().at_least(60.0), 7)
+                    .header(row_height, |mut header| {
                         for heading in [
                             "Started", "Ended", "Minutes", "Charge", "Energy", "Cost", "Status",
                         ] {
-                            ui.strong(heading);
-                        }
-                        ui.end_row();
-                        for s in details.sessions.iter().take(200) {
-                            ui.label(local_time_ms(s.started_at_ms));
-                            ui.label(s.ended_at_ms.map_or("–".into(), local_time_ms));
-                            ui.label(format!("{:.0}", s.duration_min()));
-                            ui.label(match (s.start_percent, s.end_percent) {
-                                (Some(a), Some(b)) => format!("{a:.0} % to {b:.0} %"),
-                                _ => "–".into(),
+                            header.col(|ui| {
+                                ui.strong(heading);
                             });
+                        }
+                    })
+                    .body(|body| {
+                        body.rows(row_height, details.sessions.len(), |mut row| {
+                            let s = &details.sessions[row.index()];
                             let energy = capacity.and_then(|c| s.energy_kwh(c));
                             let price =
                                 price_at(&cx.fleet.places, settings.price_per_kwh, s.position);
                             let cost = energy.zip(price).map(|(e, p)| e * p);
-                            ui.label(energy_text(energy));
-                            ui.label(money(cost, &settings.currency));
-                            ui.label(if s.is_ongoing() {
-                                "ongoing"
-                            } else if s.inferred {
-                                "between readings"
-                            } else {
-                                "complete"
-                            });
-                            ui.end_row();
-                        }
+                            let cells = [
+                                local_time_ms(s.started_at_ms),
+                                s.ended_at_ms.map_or("–".into(), local_time_ms),
+                                format!("{:.0}", s.duration_min()),
+                                match (s.start_percent, s.end_percent) {
+                                    (Some(a), Some(b)) => format!("{a:.0} % to {b:.0} %"),
+                                    _ => "–".into(),
+                                },
+                                energy_text(energy),
+                                money(cost, &settings.currency),
+                                if s.is_ongoing() {
+                                    "ongoing"
+                                } else if s.inferred {
+                                    "between readings"
+                                } else {
+                                    "complete"
+                                }
+                                .to_owned(),
+                            ];
+                            for cell in cells {
+                                row.col(|ui| {
+                                    ui.label(cell);
+                                });
+                            }
+                        });
                     });
             }
             ui.add_space(8.0);
@@ -62,33 +79,44 @@ impl VehicleView {
                 ui.label("Smartcar reported no error for this vehicle.");
                 return;
             }
-            egui::Grid::new(("errors", id))
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+            TableBuilder::new(ui)
+                .id_salt(("errors", id))
                 .striped(true)
-                .spacing([16.0, 4.0])
-                .show(ui, |ui| {
+                .max_scroll_height(row_height * 6.0)
+                .columns(Column::auto().at_least(60.0), 5)
+                .header(row_height, |mut header| {
                     for heading in ["When", "Type", "Code", "What Smartcar said", ""] {
-                        ui.strong(heading);
-                    }
-                    ui.end_row();
-                    for e in &details.errors {
-                        ui.label(local_time_ms(e.recorded_at_ms));
-                        ui.label(&e.error_type);
-                        ui.label(&e.error_code);
-                        ui.label(if e.description.is_empty() {
-                            "–"
-                        } else {
-                            e.description.as_str()
+                        header.col(|ui| {
+                            ui.strong(heading);
                         });
-                        match &e.resolution_url {
-                            Some(url) => {
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, details.errors.len(), |mut row| {
+                        let e = &details.errors[row.index()];
+                        row.col(|ui| {
+                            ui.label(local_time_ms(e.recorded_at_ms));
+                        });
+                        row.col(|ui| {
+                            ui.label(&e.error_type);
+                        });
+                        row.col(|ui| {
+                            ui.label(&e.error_code);
+                        });
+                        row.col(|ui| {
+                            ui.label(if e.description.is_empty() {
+                                "–"
+                            } else {
+                                e.description.as_str()
+                            });
+                        });
+                        row.col(|ui| {
+                            if let Some(url) = &e.resolution_url {
                                 ui.hyperlink_to("Fix it", url);
                             }
-                            None => {
-                                ui.label("");
-                            }
-                        }
-                        ui.end_row();
-                    }
+                        });
+                    });
                 });
         });
     }

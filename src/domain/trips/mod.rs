@@ -1,0 +1,387 @@
+//! Trips from sparse, out-of-order readings (the contract's rule).
+//!
+//! A trip starts at the last reading before the vehicle leaves its parked place by more than
+//! [`LEAVE_M`], and ends at the first reading of the place where it then stays within
+//! [`LEAVE_M`] for at least [`HALT_MS`] (or where it is plugged in); a shorter halt does not
+//! split it. Any reading counts as evidence of staying: a parked v4 car reports no new
+//! position, only newer battery or charge values. While the cable is known to be connected
+//! no trip starts, so a trip and a charging session share at most the gap between two
+//! readings in which the car was unplugged and left (both happened in it).
+//!
+//! Distance is the odometer difference where both ends have one, else the sum of
+//! great-circle distances between consecutive positions. Where readings are far apart (v2's
+//! hourly cadence) a trip between two of them is still found, and [`Trip::gap_ms`] says how
+//! uncertain its ends are.
+//!
+//! Detection is a pure function of one vehicle's time-ordered readings; [`detect`] sorts and
+//! merges duplicates first, so any arrival order gives the same trips.
+
+use super::geo::distance_m;
+
+/// Leaving the parked place by more than this starts a trip; staying within it ends one.
+pub const LEAVE_M: f64 = 150.0;
+/// Staying this long ends a trip.
+pub const HALT_MS: i64 = 5 * 60_000;
+/// Trips whose readings are further apart than this are flagged as uncertain.
+pub const SPARSE_MS: i64 = 15 * 60_000;
+
+/// One moment of one vehicle, as the `readings` table holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Point {
+    /// When the vehicle recorded it, ms since the Unix epoch.
+    pub at_ms: i64,
+    /// Position (latitude, longitude).
+    pub position: Option<(f64, f64)>,
+    /// State of charge, 0..=100.
+    pub soc_percent: Option<f64>,
+    /// Cable connected.
+    pub plugged_in: Option<bool>,
+    /// Odometer, km.
+    pub odometer_km: Option<f64>,
+}
+
+/// How a trip's distance was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistanceSource {
+    /// Odometer at both ends.
+    Odometer,
+    /// Great-circle sum between positions.
+    Gps,
+}
+
+impl DistanceSource {
+    /// The spelling of the `distance_source` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DistanceSource::Odometer => "odometer",
+            DistanceSource::Gps => "gps",
+        }
+    }
+}
+
+/// A detected trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trip {
+    /// The last reading at the parked place before leaving.
+    pub started_at_ms: i64,
+    /// The first reading of the place where it stayed; `None` while still moving.
+    pub ended_at_ms: Option<i64>,
+    /// The last reading of the trip (the end once ended).
+    pub last_seen_ms: i64,
+    /// Where it started.
+    pub start: (f64, f64),
+    /// Where it ended (or the latest position while ongoing).
+    pub end: (f64, f64),
+    /// Great-circle sum between consecutive positions, km.
+    pub gps_km: f64,
+    /// Odometer at the start, km.
+    pub start_odometer_km: Option<f64>,
+    /// Odometer at the end, km.
+    pub end_odometer_km: Option<f64>,
+    /// State of charge at the start.
+    pub start_percent: Option<f64>,
+    /// State of charge at the end.
+    pub end_percent: Option<f64>,
+    /// The longest time between two consecutive readings of the trip.
+    pub gap_ms: i64,
+}
+
+impl Trip {
+    /// Still moving at the last reading.
+    pub fn is_ongoing(&self) -> bool {
+        self.ended_at_ms.is_none()
+    }
+
+    /// The distance and how it was measured: the odometer difference when both ends have
+    /// one and it is plausible, else the GPS sum.
+    pub fn distance(&self) -> (f64, DistanceSource) {
+        if let (Some(a), Some(b)) = (self.start_odometer_km, self.end_odometer_km) {
+            let odometer = b - a;
+            // A reset or a unit mix-up must not make a trip of thousands of km.
+            if odometer >= 0.0 && odometer <= self.gps_km * 3.0 + 5.0 {
+                return (odometer, DistanceSource::Odometer);
+            }
+        }
+        (self.gps_km, DistanceSource::Gps)
+    }
+
+    /// Minutes from start to end (or to the last reading while ongoing).
+    pub fn duration_min(&self) -> f64 {
+        (self.ended_at_ms.unwrap_or(self.last_seen_ms) - self.started_at_ms) as f64 / 60_000.0
+    }
+
+    /// Energy used, kWh: the percent drop times the usable capacity (never negative).
+    pub fn energy_kwh(&self, capacity_kwh: f64) -> Option<f64> {
+        let drop = self.start_percent? - self.end_percent?;
+        Some((drop.max(0.0) / 100.0 * capacity_kwh).max(0.0)).filter(|e| e.is_finite())
+    }
+
+    /// Readings further apart than [`SPARSE_MS`]: its ends are uncertain by about that.
+    pub fn is_uncertain(&self) -> bool {
+        self.gap_ms > SPARSE_MS
+    }
+
+    /// Whether `at_ms` falls within the trip.
+    pub fn contains(&self, at_ms: i64) -> bool {
+        self.started_at_ms <= at_ms && at_ms <= self.ended_at_ms.unwrap_or(self.last_seen_ms)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// Nothing read yet with a position.
+    Unknown,
+    /// Standing at `anchor`; `last_at` is the latest reading there.
+    Parked { anchor: (f64, f64), last_at: i64 },
+    /// On the road; `halt` is the first reading of where it may have stopped.
+    Moving {
+        trip: Trip,
+        last_position: (f64, f64),
+        last_at: i64,
+        halt: Option<Halt>,
+    },
+}
+
+/// Where a moving vehicle may have stopped: its first reading there, and the first
+/// odometer read there.
+#[derive(Debug, Clone, Copy)]
+struct Halt {
+    at_ms: i64,
+    place: (f64, f64),
+    odometer_km: Option<f64>,
+    /// The trip's GPS sum up to this reading (what follows is a parked car's jitter).
+    gps_km: f64,
+}
+
+/// The streaming detector: push readings in time order, then [`TripDetector::finish`].
+#[derive(Debug)]
+pub struct TripDetector {
+    state: State,
+    plugged: Option<bool>,
+    soc: Option<f64>,
+    /// The odometer as read since the vehicle stands where it is (none while moving).
+    parked_odometer: Option<f64>,
+    trips: Vec<Trip>,
+    /// The last finished trip still waits for an odometer reading at its end place.
+    end_odometer_open: bool,
+}
+
+impl Default for TripDetector {
+    fn default() -> Self {
+        TripDetector::new()
+    }
+}
+
+impl TripDetector {
+    /// A detector with nothing seen yet.
+    pub fn new() -> Self {
+        TripDetector {
+            state: State::Unknown,
+            plugged: None,
+            soc: None,
+            parked_odometer: None,
+            trips: Vec::new(),
+            end_odometer_open: false,
+        }
+    }
+
+    /// Takes the next reading (time order; a reading at the same time as the previous one
+    /// is merged into it by [`detect`]).
+    pub fn push(&mut self, p: Point) {
+        if let Some(plugged) = p.plugged_in {
+            self.plugged = Some(plugged);
+        }
+        let state = std::mem::replace(&mut self.state, State::Unknown);
+        self.state = match state {
+            State::Unknown => match p.position {
+                Some(position) => State::Parked {
+                    anchor: position,
+                    last_at: p.at_ms,
+                },
+                None => State::Unknown,
+            },
+            State::Parked { anchor, last_at } => self.parked(anchor, last_at, &p),
+            State::Moving {
+                trip,
+                last_position,
+                last_at,
+                halt,
+            } => self.moving(trip, last_position, last_at, halt, &p),
+        };
+        if let Some(soc) = p.soc_percent {
+            self.soc = Some(soc);
+        }
+        if let Some(odometer) = p.odometer_km {
+            match &mut self.state {
+                State::Parked { .. } | State::Unknown => {
+                    self.parked_odometer = Some(odometer);
+                    if self.end_odometer_open
+                        && let Some(last) = self.trips.last_mut()
+                    {
+                        last.end_odometer_km = Some(odometer);
+                        self.end_odometer_open = false;
+                    }
+                }
+                State::Moving {
+                    halt: Some(halt), ..
+                } if halt.odometer_km.is_none() => halt.odometer_km = Some(odometer),
+                State::Moving { .. } => {}
+            }
+        }
+    }
+
+    fn parked(&mut self, anchor: (f64, f64), last_at: i64, p: &Point) -> State {
+        let Some(position) = p.position else {
+            return State::Parked {
+                anchor,
+                last_at: p.at_ms,
+            };
+        };
+        if distance_m(anchor, position) <= LEAVE_M || self.plugged == Some(true) {
+            // GPS jitter of a parked car, or a plugged-in car (it cannot be driving).
+            let anchor = if self.plugged == Some(true) && distance_m(anchor, position) > LEAVE_M {
+                position
+            } else {
+                anchor
+            };
+            return State::Parked {
+                anchor,
+                last_at: p.at_ms,
+            };
+        }
+        // Left: the trip starts at the last reading at the parked place.
+        self.end_odometer_open = false;
+        let start_odometer_km = self.parked_odometer.take();
+        let trip = Trip {
+            started_at_ms: last_at,
+            ended_at_ms: None,
+            last_seen_ms: p.at_ms,
+            start: anchor,
+            end: position,
+            gps_km: distance_m(anchor, position) / 1000.0,
+            start_odometer_km,
+            end_odometer_km: None,
+            start_percent: self.soc,
+            end_percent: p.soc_percent.or(self.soc),
+            gap_ms: p.at_ms - last_at,
+        };
+        State::Moving {
+            trip,
+            last_position: position,
+            last_at: p.at_ms,
+            halt: Some(Halt {
+                at_ms: p.at_ms,
+                place: position,
+                odometer_km: p.odometer_km,
+                gps_km: distance_m(anchor, position) / 1000.0,
+            }),
+        }
+    }
+
+    fn moving(
+        &mut self,
+        mut trip: Trip,
+        last_position: (f64, f64),
+        last_at: i64,
+        halt: Option<Halt>,
+        p: &Point,
+    ) -> State {
+        let stayed = halt.filter(|h| {
+            p.at_ms - h.at_ms >= HALT_MS
+                && p.position
+                    .is_none_or(|pos| distance_m(h.place, pos) <= LEAVE_M)
+        });
+        // Stayed long enough at the halt, or plugged in: the trip ended there.
+        let ended = stayed.or_else(|| {
+            (self.plugged == Some(true)).then(|| {
+                halt.unwrap_or(Halt {
+                    at_ms: last_at,
+                    place: last_position,
+                    odometer_km: None,
+                    gps_km: trip.gps_km,
+                })
+            })
+        });
+        if let Some(halt) = ended {
+            self.finish_trip(trip, halt);
+            return self.parked(halt.place, halt.at_ms, p);
+        }
+        trip.gap_ms = trip.gap_ms.max(p.at_ms - last_at);
+        trip.last_seen_ms = p.at_ms;
+        if let Some(soc) = p.soc_percent {
+            trip.end_percent = Some(soc);
+        }
+        let Some(position) = p.position else {
+            return State::Moving {
+                trip,
+                last_position,
+                last_at: p.at_ms,
+                halt,
+            };
+        };
+        trip.gps_km += distance_m(last_position, position) / 1000.0;
+        trip.end = position;
+        let halt = match halt {
+            Some(h) if distance_m(h.place, position) <= LEAVE_M => Some(h),
+            _ => Some(Halt {
+                at_ms: p.at_ms,
+                place: position,
+                odometer_km: p.odometer_km,
+                gps_km: trip.gps_km,
+            }),
+        };
+        State::Moving {
+            trip,
+            last_position: position,
+            last_at: p.at_ms,
+            halt,
+        }
+    }
+
+    fn finish_trip(&mut self, mut trip: Trip, halt: Halt) {
+        trip.ended_at_ms = Some(halt.at_ms);
+        trip.last_seen_ms = halt.at_ms;
+        trip.end = halt.place;
+        trip.gps_km = halt.gps_km;
+        trip.end_odometer_km = halt.odometer_km;
+        self.parked_odometer = halt.odometer_km;
+        // Else the first odometer read while it stands there.
+        self.end_odometer_open = halt.odometer_km.is_none();
+        self.trips.push(trip);
+    }
+
+    /// The trips found; the last one is ongoing if the vehicle was still moving.
+    pub fn finish(mut self) -> Vec<Trip> {
+        if let State::Moving { trip, .. } = self.state {
+            self.trips.push(trip);
+        }
+        self.trips
+    }
+}
+
+/// Trips of one vehicle's readings in any order: sorted by time, readings of the same
+/// instant merged (later values fill gaps), then detected.
+pub fn detect(points: &[Point]) -> Vec<Trip> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.at_ms);
+    let mut merged: Vec<Point> = Vec::with_capacity(sorted.len());
+    for p in sorted {
+        match merged.last_mut() {
+            Some(last) if last.at_ms == p.at_ms => {
+                last.position = last.position.or(p.position);
+                last.soc_percent = last.soc_percent.or(p.soc_percent);
+                last.plugged_in = last.plugged_in.or(p.plugged_in);
+                last.odometer_km = last.odometer_km.or(p.odometer_km);
+            }
+            _ => merged.push(p),
+        }
+    }
+    let mut detector = TripDetector::new();
+    for p in merged {
+        detector.push(p);
+    }
+    detector.finish()
+}
+
+#[cfg(test)]
+mod tests;
