@@ -116,6 +116,14 @@ enum Command {
         #[command(subcommand)]
         change: Option<commands::settings::SettingsChange>,
     },
+    /// Trips' purposes and notes: `trips tag` sets them, `trips history` lists every change.
+    Trips {
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB", global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        command: commands::trips::TripsCommand,
+    },
     /// Sign in with Smartcar Connect (in the browser) and connect vehicles.
     Login {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -335,6 +343,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Settings { db, change }) => {
             let text = commands::settings::run(&db.unwrap_or_else(default_db_path), change)?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Trips { db, command }) => {
+            let text = commands::trips::run(&db.unwrap_or_else(default_db_path), command)?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }

@@ -8,6 +8,7 @@ pub mod serve;
 pub mod settings;
 pub mod simulate;
 pub mod sync;
+pub mod trips;
 
 /// The app's window (`fleetdash` without a command).
 #[cfg(feature = "gui")]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::domain::{
-    BatteryReading, ChargeReading, LocationReading, Readings, Source, VehicleInfo,
+    BatteryReading, ChargeReading, LocationReading, OdometerReading, Readings, Source, VehicleInfo,
 };
 use crate::sim::api::{SimApi, SimApiConfig};
 use crate::sim::deliver::{DeliverOptions, deliver_all, verify_callback};
@@ -67,6 +67,10 @@ pub fn write_history(config: &FleetConfig, db: &Path) -> anyhow::Result<DbSummar
                         recorded_at_ms: sample.at_ms,
                         latitude: sample.latitude,
                         longitude: sample.longitude,
+                    }],
+                    odometer: vec![OdometerReading {
+                        recorded_at_ms: sample.at_ms,
+                        km: sample.odometer_km,
                     }],
                     errors: Vec::new(),
                 };

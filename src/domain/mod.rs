@@ -12,6 +12,6 @@ pub mod units;
 pub mod zone;
 
 pub use reading::{
-    BatteryReading, ChargeReading, ChargingState, LocationReading, Readings, Source, VehicleError,
-    VehicleInfo,
+    BatteryReading, ChargeReading, ChargingState, LocationReading, OdometerReading, Readings,
+    Source, VehicleError, VehicleInfo,
 };

@@ -97,6 +97,15 @@ pub struct LocationReading {
     pub longitude: f64,
 }
 
+/// The odometer at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OdometerReading {
+    /// When the vehicle recorded it, milliseconds since the Unix epoch (UTC).
+    pub recorded_at_ms: i64,
+    /// Distance travelled over the vehicle's life, km (converted when given in miles).
+    pub km: f64,
+}
+
 /// Something Smartcar could not fetch from a vehicle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VehicleError {
@@ -133,6 +142,9 @@ pub struct Readings {
     pub charge: Vec<ChargeReading>,
     /// Positions.
     pub locations: Vec<LocationReading>,
+    /// Odometer readings.
+    #[serde(default)]
+    pub odometer: Vec<OdometerReading>,
     /// Errors.
     pub errors: Vec<VehicleError>,
 }
@@ -140,7 +152,11 @@ pub struct Readings {
 impl Readings {
     /// Number of readings of every kind.
     pub fn len(&self) -> usize {
-        self.battery.len() + self.charge.len() + self.locations.len() + self.errors.len()
+        self.battery.len()
+            + self.charge.len()
+            + self.locations.len()
+            + self.odometer.len()
+            + self.errors.len()
     }
 
     /// True when nothing was read.

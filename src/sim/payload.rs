@@ -31,6 +31,10 @@ pub fn v4_vehicle_state(
                "body": {"latitude": sample.latitude, "longitude": sample.longitude,
                         "heading": 0, "direction": "N", "locationType": "CURRENT"},
                "meta": meta(location_at_ms)}),
+        // The odometer moves with the position, so it last changed when the position did.
+        json!({"code": "odometer-traveleddistance", "name": "TraveledDistance", "group": "Odometer",
+               "body": {"unit": "kilometers", "value": sample.odometer_km},
+               "meta": meta(location_at_ms)}),
     ];
     if let Some((code, error_type, error_code)) = failed_signal {
         for signal in &mut signals {
@@ -156,6 +160,9 @@ pub fn v2_dynamic(entries: &[V2Entry<'_>]) -> Vec<u8> {
                     json!({"path": "/location", "code": 200,
                            "body": {"latitude": s.latitude, "longitude": s.longitude},
                            "headers": {"sc-data-age": iso(e.location_at_ms)}}),
+                    json!({"path": "/odometer", "code": 200,
+                           "body": {"distance": s.odometer_km},
+                           "headers": {"sc-data-age": iso(e.location_at_ms), "sc-unit-system": "metric"}}),
                 ]
             };
             json!({"vehicleId": e.spec.id, "requestId": e.request_id, "data": data})

@@ -45,6 +45,11 @@ impl Fleet {
     pub fn sessions(&self) -> Vec<Vec<TrueSession>> {
         self.sims.iter().map(|s| s.sessions().to_vec()).collect()
     }
+
+    /// Every vehicle's true drives so far.
+    pub fn trips(&self) -> Vec<Vec<super::fleet::TrueTrip>> {
+        self.sims.iter().map(|s| s.trips().to_vec()).collect()
+    }
 }
 
 /// One webhook delivery, as Smartcar would send it.
@@ -69,6 +74,9 @@ struct VehicleTrack {
     plug_changed: bool,
     location_at_ms: i64,
     in_auth_failure: bool,
+    was_moving: bool,
+    /// It stood still this minute after moving: its position's last change.
+    stopped: bool,
 }
 
 /// The deliveries for a fleet, in simulated time order.
@@ -113,6 +121,11 @@ impl Schedule {
         self.fleet.sessions()
     }
 
+    /// Every vehicle's true drives so far.
+    pub fn trips(&self) -> Vec<Vec<super::fleet::TrueTrip>> {
+        self.fleet.trips()
+    }
+
     fn in_auth_failure(&self, vehicle: usize, at_ms: i64) -> bool {
         self.auth_failure
             .is_some_and(|(v, from, to)| v == vehicle && (from..to).contains(&at_ms))
@@ -124,6 +137,8 @@ impl Schedule {
             if sample.moving || track.last_sent_ms.is_none() {
                 track.location_at_ms = sample.at_ms;
             }
+            track.stopped = track.was_moving && !sample.moving;
+            track.was_moving = sample.moving;
             if sample.plugged_in != track.last_plugged && track.last_sent_ms.is_some() {
                 track.plug_changed = true;
             }
@@ -162,11 +177,13 @@ impl Schedule {
                 Some("charge-ischarging")
             } else if (sample.soc_percent - track.last_soc).abs() >= 1.0 {
                 Some("tractionbattery-stateofcharge")
-            } else if sample.moving
-                && track
-                    .last_sent_ms
-                    .is_some_and(|t| sample.at_ms - t >= 10 * MINUTE_MS)
+            } else if track.stopped
+                || sample.moving
+                    && track
+                        .last_sent_ms
+                        .is_some_and(|t| sample.at_ms - t >= 10 * MINUTE_MS)
             {
+                // Where it stopped is the position's last change: Smartcar reports it.
                 Some("location-preciselocation")
             } else {
                 None

@@ -30,6 +30,8 @@ pub enum ExportKind {
     Daily,
     /// The same per UTC month.
     Monthly,
+    /// Trips, detected from the readings, with the owner's purposes and notes.
+    Trips,
 }
 
 impl ExportKind {
@@ -85,6 +87,29 @@ impl ExportKind {
                 "charging_hours",
                 "last_seen",
             ],
+            ExportKind::Trips => &[
+                "vehicle_id",
+                "vehicle_name",
+                "driver",
+                "started_at",
+                "ended_at",
+                "duration_min",
+                "distance_km",
+                "distance_source",
+                "start_latitude",
+                "start_longitude",
+                "end_latitude",
+                "end_longitude",
+                "start_place",
+                "end_place",
+                "start_percent",
+                "end_percent",
+                "energy_used_kwh",
+                "kwh_per_100km",
+                "purpose",
+                "note",
+                "status",
+            ],
             ExportKind::Errors => &[
                 "vehicle_id",
                 "vehicle_name",
@@ -121,7 +146,9 @@ impl ExportKind {
                     "resolution_url",
                 ],
             )),
-            ExportKind::Sessions | ExportKind::Daily | ExportKind::Monthly => None,
+            ExportKind::Sessions | ExportKind::Daily | ExportKind::Monthly | ExportKind::Trips => {
+                None
+            }
         }
     }
 }
@@ -150,6 +177,7 @@ pub fn export_csv(
         let rows = match kind {
             ExportKind::Daily => super::sessions::write_summary(conn, filter, false, &mut csv)?,
             ExportKind::Monthly => super::sessions::write_summary(conn, filter, true, &mut csv)?,
+            ExportKind::Trips => super::trips::write_trips(conn, filter, &mut csv)?,
             _ => super::sessions::write_sessions(conn, filter, &mut csv)?,
         };
         csv.flush()?;

@@ -349,7 +349,8 @@ impl<'c> Batch<'c> {
             .iter()
             .map(|r| r.recorded_at_ms)
             .chain(readings.charge.iter().map(|r| r.recorded_at_ms))
-            .chain(readings.locations.iter().map(|r| r.recorded_at_ms));
+            .chain(readings.locations.iter().map(|r| r.recorded_at_ms))
+            .chain(readings.odometer.iter().map(|r| r.recorded_at_ms));
         for t in times {
             touch.first_seen_at = Some(touch.first_seen_at.map_or(t, |v| v.min(t)));
             touch.last_seen_at = Some(touch.last_seen_at.map_or(t, |v| v.max(t)));
@@ -359,15 +360,17 @@ impl<'c> Batch<'c> {
         for row in merge_by_time(readings) {
             tx.prepare_cached(
                 "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, range_km, plugged_in,
-                                      charging_state, latitude, longitude, source, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                      charging_state, latitude, longitude, source, delivery_id,
+                                      odometer_km)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT(vehicle_id, recorded_at) DO UPDATE SET
                    battery_percent = coalesce(excluded.battery_percent, battery_percent),
                    range_km = coalesce(excluded.range_km, range_km),
                    plugged_in = coalesce(excluded.plugged_in, plugged_in),
                    charging_state = coalesce(excluded.charging_state, charging_state),
                    latitude = coalesce(excluded.latitude, latitude),
-                   longitude = coalesce(excluded.longitude, longitude)",
+                   longitude = coalesce(excluded.longitude, longitude),
+                   odometer_km = coalesce(excluded.odometer_km, odometer_km)",
             )?
             .execute(params![
                 vehicle_id,
@@ -379,7 +382,8 @@ impl<'c> Batch<'c> {
                 row.position.map(|p| p.0),
                 row.position.map(|p| p.1),
                 source,
-                delivery_id
+                delivery_id,
+                row.odometer_km
             ])?;
         }
         for e in &readings.errors {
@@ -441,9 +445,10 @@ struct Moment {
     plugged_in: Option<bool>,
     charging_state: Option<ChargingState>,
     position: Option<(f64, f64)>,
+    odometer_km: Option<f64>,
 }
 
-/// Folds battery, charge and location readings taken at the same moment into one row.
+/// Folds battery, charge, location and odometer readings taken at the same moment into one row.
 fn merge_by_time(readings: &Readings) -> Vec<Moment> {
     let mut moments: BTreeMap<i64, Moment> = BTreeMap::new();
     fn at(moments: &mut BTreeMap<i64, Moment>, t: i64) -> &mut Moment {
@@ -464,6 +469,9 @@ fn merge_by_time(readings: &Readings) -> Vec<Moment> {
     }
     for r in &readings.locations {
         at(&mut moments, r.recorded_at_ms).position = Some((r.latitude, r.longitude));
+    }
+    for r in &readings.odometer {
+        at(&mut moments, r.recorded_at_ms).odometer_km = Some(r.km);
     }
     moments.into_values().collect()
 }

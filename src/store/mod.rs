@@ -13,6 +13,7 @@ pub mod owner;
 pub mod reprocess;
 mod schema;
 pub mod sessions;
+pub mod trips;
 pub mod vehicles;
 pub mod writer;
 

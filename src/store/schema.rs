@@ -129,6 +129,33 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE vehicles ADD COLUMN charge_target REAL;
     "#,
+    // 6: the odometer (km), read from v4 `odometer-traveleddistance` and v2 `/odometer`;
+    // `reprocess` fills it for deliveries archived before.
+    // Trip purposes and notes (owner data): each anchored at an instant inside its trip,
+    // with every change kept.
+    r#"
+    ALTER TABLE readings ADD COLUMN odometer_km REAL;
+
+    CREATE TABLE trip_tags (
+        vehicle_id  TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        purpose     TEXT CHECK (purpose IN ('business', 'private', 'commute')),
+        note        TEXT,
+        changed_at  INTEGER NOT NULL,
+        PRIMARY KEY (vehicle_id, at_ms)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE trip_tag_changes (
+        id          INTEGER PRIMARY KEY,
+        vehicle_id  TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        changed_at  INTEGER NOT NULL,
+        old_purpose TEXT,
+        new_purpose TEXT,
+        old_note    TEXT,
+        new_note    TEXT
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -127,6 +127,8 @@ impl Trip {
     }
 }
 
+// One per detector: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     /// Nothing read yet with a position.
@@ -151,7 +153,16 @@ struct Halt {
     odometer_km: Option<f64>,
     /// The trip's GPS sum up to this reading (what follows is a parked car's jitter).
     gps_km: f64,
+    /// The state of charge known there.
+    soc: Option<f64>,
 }
+
+/// A drop in charge beyond this since a halt means the vehicle kept driving.
+const DRIVING_DROP_PERCENT: f64 = 0.5;
+
+/// Slower than this on average between two readings at least [`HALT_MS`] apart, the
+/// vehicle stood in between (no drive, even in a jam, averages walking pace for minutes).
+const STOOD_KM_PER_H: f64 = 5.0;
 
 /// The streaming detector: push readings in time order, then [`TripDetector::finish`].
 #[derive(Debug)]
@@ -164,6 +175,10 @@ pub struct TripDetector {
     trips: Vec<Trip>,
     /// The last finished trip still waits for an odometer reading at its end place.
     end_odometer_open: bool,
+    /// The latest reading before any position was known.
+    unknown_since: Option<i64>,
+    /// The latest odometer value read (before the reading being pushed).
+    last_odometer: Option<f64>,
 }
 
 impl Default for TripDetector {
@@ -182,6 +197,8 @@ impl TripDetector {
             parked_odometer: None,
             trips: Vec::new(),
             end_odometer_open: false,
+            unknown_since: None,
+            last_odometer: None,
         }
     }
 
@@ -194,11 +211,25 @@ impl TripDetector {
         let state = std::mem::replace(&mut self.state, State::Unknown);
         self.state = match state {
             State::Unknown => match p.position {
+                // The first position, but the odometer read before it moved on since:
+                // the vehicle left a place not known (it is taken to be this one).
+                Some(position)
+                    if self.unknown_since.is_some()
+                        && p.odometer_km
+                            .zip(self.parked_odometer)
+                            .is_some_and(|(now, before)| now - before > LEAVE_M / 1000.0) =>
+                {
+                    let since = self.unknown_since.unwrap_or(p.at_ms);
+                    self.depart(position, since, position, &p)
+                }
                 Some(position) => State::Parked {
                     anchor: position,
                     last_at: p.at_ms,
                 },
-                None => State::Unknown,
+                None => {
+                    self.unknown_since = Some(p.at_ms);
+                    State::Unknown
+                }
             },
             State::Parked { anchor, last_at } => self.parked(anchor, last_at, &p),
             State::Moving {
@@ -212,6 +243,7 @@ impl TripDetector {
             self.soc = Some(soc);
         }
         if let Some(odometer) = p.odometer_km {
+            self.last_odometer = Some(odometer);
             match &mut self.state {
                 State::Parked { .. } | State::Unknown => {
                     self.parked_odometer = Some(odometer);
@@ -231,7 +263,19 @@ impl TripDetector {
     }
 
     fn parked(&mut self, anchor: (f64, f64), last_at: i64, p: &Point) -> State {
+        let odometer_moved = |now: Option<f64>, before: Option<f64>| {
+            now.zip(before)
+                .is_some_and(|(now, before)| now - before > LEAVE_M / 1000.0)
+        };
         let Some(position) = p.position else {
+            // No position (it could not be read), but the odometer says it left.
+            if self.plugged != Some(true) && odometer_moved(p.odometer_km, self.parked_odometer) {
+                let mut state = self.depart(anchor, last_at, anchor, p);
+                if let State::Moving { halt, .. } = &mut state {
+                    *halt = None;
+                }
+                return state;
+            }
             return State::Parked {
                 anchor,
                 last_at: p.at_ms,
@@ -249,7 +293,18 @@ impl TripDetector {
                 last_at: p.at_ms,
             };
         }
-        // Left: the trip starts at the last reading at the parked place.
+        self.depart(anchor, last_at, position, p)
+    }
+
+    /// Left `anchor` (last seen there at `last_at`): the trip starts there, `p` (at
+    /// `position`) is its first reading on the way.
+    fn depart(
+        &mut self,
+        anchor: (f64, f64),
+        last_at: i64,
+        position: (f64, f64),
+        p: &Point,
+    ) -> State {
         self.end_odometer_open = false;
         let start_odometer_km = self.parked_odometer.take();
         let trip = Trip {
@@ -274,6 +329,7 @@ impl TripDetector {
                 place: position,
                 odometer_km: p.odometer_km,
                 gps_km: distance_m(anchor, position) / 1000.0,
+                soc: p.soc_percent.or(self.soc),
             }),
         }
     }
@@ -286,10 +342,35 @@ impl TripDetector {
         halt: Option<Halt>,
         p: &Point,
     ) -> State {
+        // A later position near the halt proves the stay. So does one far away reached too
+        // slowly to have been driving all along (v4 sends nothing while a car stands, so
+        // the next reading is already the next trip's), and a later reading without a
+        // position whose charge did not drop (a parked v4 car sends no new position; one
+        // whose charge dropped is still driving and its position could not be read).
+        // Nothing was heard for a halt's length before `p`: the slow-average test applies
+        // (with readings in between, the positions tell).
+        let silent = p.at_ms - last_at >= HALT_MS;
         let stayed = halt.filter(|h| {
             p.at_ms - h.at_ms >= HALT_MS
-                && p.position
-                    .is_none_or(|pos| distance_m(h.place, pos) <= LEAVE_M)
+                && match p.position {
+                    Some(pos) => {
+                        let metres = distance_m(h.place, pos);
+                        let hours = (p.at_ms - h.at_ms) as f64 / 3_600_000.0;
+                        metres <= LEAVE_M || silent && metres / 1000.0 / hours < STOOD_KM_PER_H
+                    }
+                    None => match h.odometer_km.zip(p.odometer_km) {
+                        // The odometer tells how far it went since: little, or too slowly.
+                        Some((before, now)) => {
+                            let km = now - before;
+                            let hours = (p.at_ms - h.at_ms) as f64 / 3_600_000.0;
+                            km <= LEAVE_M / 1000.0 || silent && km / hours < STOOD_KM_PER_H
+                        }
+                        None => match (h.soc, p.soc_percent) {
+                            (Some(before), Some(now)) => before - now <= DRIVING_DROP_PERCENT,
+                            _ => true,
+                        },
+                    },
+                }
         });
         // Stayed long enough at the halt, or plugged in: the trip ended there.
         let ended = stayed.or_else(|| {
@@ -299,11 +380,12 @@ impl TripDetector {
                     place: last_position,
                     odometer_km: None,
                     gps_km: trip.gps_km,
+                    soc: self.soc,
                 })
             })
         });
         if let Some(halt) = ended {
-            self.finish_trip(trip, halt);
+            self.finish_trip(trip, halt, last_position);
             return self.parked(halt.place, halt.at_ms, p);
         }
         trip.gap_ms = trip.gap_ms.max(p.at_ms - last_at);
@@ -312,6 +394,24 @@ impl TripDetector {
             trip.end_percent = Some(soc);
         }
         let Some(position) = p.position else {
+            // No position, but the odometer moved on since the halt: it drove on, to a
+            // place not known yet. That reading is the halt now (where it may have
+            // stopped), at the last known position.
+            let moved_on = halt
+                .and_then(|h| h.odometer_km)
+                .zip(p.odometer_km)
+                .is_some_and(|(before, now)| now - before > LEAVE_M / 1000.0);
+            let halt = if moved_on {
+                Some(Halt {
+                    at_ms: p.at_ms,
+                    place: last_position,
+                    odometer_km: p.odometer_km,
+                    gps_km: trip.gps_km,
+                    soc: p.soc_percent.or(self.soc),
+                })
+            } else {
+                halt
+            };
             return State::Moving {
                 trip,
                 last_position,
@@ -328,6 +428,7 @@ impl TripDetector {
                 place: position,
                 odometer_km: p.odometer_km,
                 gps_km: trip.gps_km,
+                soc: p.soc_percent.or(self.soc),
             }),
         };
         State::Moving {
@@ -338,13 +439,20 @@ impl TripDetector {
         }
     }
 
-    fn finish_trip(&mut self, mut trip: Trip, halt: Halt) {
+    /// Ends `trip` at `halt`; `last_position` is where it was last seen (up to
+    /// [`LEAVE_M`] further on: the last metres to where it stands count once, as a
+    /// straight line, not the parked car's jitter).
+    fn finish_trip(&mut self, mut trip: Trip, halt: Halt, last_position: (f64, f64)) {
         trip.ended_at_ms = Some(halt.at_ms);
         trip.last_seen_ms = halt.at_ms;
         trip.end = halt.place;
-        trip.gps_km = halt.gps_km;
-        trip.end_odometer_km = halt.odometer_km;
-        self.parked_odometer = halt.odometer_km;
+        trip.gps_km = halt.gps_km + distance_m(halt.place, last_position).min(LEAVE_M) / 1000.0;
+        // The latest odometer before the stay was proven: it read at the stop, up to
+        // LEAVE_M past the halt's first reading.
+        trip.end_odometer_km = halt
+            .odometer_km
+            .map(|at_halt| self.last_odometer.map_or(at_halt, |last| last.max(at_halt)));
+        self.parked_odometer = trip.end_odometer_km;
         // Else the first odometer read while it stands there.
         self.end_odometer_open = halt.odometer_km.is_none();
         self.trips.push(trip);

@@ -124,6 +124,18 @@ fn table_of_cases() {
             vec![(0, 60, 5.0)],
         ),
         (
+            "v4: silence after arriving, then a reading already 600 m on: it stood between",
+            {
+                let mut p: Vec<Point> = (0..5).map(|m| at(m, 0.0)).collect();
+                p.extend((5..=9).map(|m| at(m, 4.0 * (m - 4) as f64)));
+                p.push(at(40, 26.0));
+                p.push(at(45, 40.0));
+                p.extend((46..56).map(|m| at(m, 40.0)));
+                p
+            },
+            vec![(4, 9, 2.0), (9, 45, 2.0)],
+        ),
+        (
             "plugged in ends a trip at once",
             {
                 let mut p: Vec<Point> = (0..5).map(|m| at(m, 0.0)).collect();

@@ -97,6 +97,7 @@ impl SimApi {
             latitude: crate::sim::fleet::CITY_CENTER.0,
             longitude: crate::sim::fleet::CITY_CENTER.1,
             moving: false,
+            odometer_km: 10_000.0,
         })
     }
 }
@@ -126,6 +127,9 @@ fn read(
             Ok(json!({"isPluggedIn": sample.plugged_in, "state": sample.charging.as_str()}))
         }
         "/location" => Ok(json!({"latitude": sample.latitude, "longitude": sample.longitude})),
+        "/odometer" => Ok(json!({
+            "distance": if imperial { km_to_miles(sample.odometer_km) } else { sample.odometer_km },
+        })),
         _ => Err((StatusCode::NOT_FOUND, unknown_path_body())),
     }
 }
@@ -188,6 +192,14 @@ pub(super) async fn location(
     Path(id): Path<String>,
 ) -> Response {
     one_path(api, headers, id, "/location").await
+}
+
+pub(super) async fn odometer(
+    State(api): State<SimApi>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    one_path(api, headers, id, "/odometer").await
 }
 
 pub(super) async fn attributes(

@@ -19,8 +19,8 @@ use super::json::parse_lenient;
 use crate::domain::time::parse_json_time;
 use crate::domain::units::{miles_to_km, round6, soc_percent};
 use crate::domain::{
-    BatteryReading, ChargeReading, ChargingState, LocationReading, Readings, VehicleError,
-    VehicleInfo,
+    BatteryReading, ChargeReading, ChargingState, LocationReading, OdometerReading, Readings,
+    VehicleError, VehicleInfo,
 };
 
 /// Payload format version.
@@ -151,6 +151,15 @@ const MODEL_YEARS: std::ops::RangeInclusive<f64> = 1886.0..=2200.0;
 
 /// A range in km from a reading in `miles` or km: unknown when negative, not finite, or
 /// beyond [`MAX_RANGE_KM`].
+/// No road vehicle has travelled further (the record is about 4.8 million km).
+pub const MAX_ODOMETER_KM: f64 = 10_000_000.0;
+
+/// An odometer value in km, when plausible.
+fn odometer_km(raw: f64, miles: bool) -> Option<f64> {
+    let km = if miles { miles_to_km(raw) } else { round6(raw) };
+    (km.is_finite() && (0.0..=MAX_ODOMETER_KM).contains(&km)).then_some(km)
+}
+
 fn range_km(raw: f64, miles: bool) -> Option<f64> {
     let km = if miles { miles_to_km(raw) } else { round6(raw) };
     (km.is_finite() && (0.0..=MAX_RANGE_KM).contains(&km)).then_some(km)

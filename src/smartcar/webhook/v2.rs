@@ -172,7 +172,16 @@ fn v2_item(item: &Value, received_at_ms: i64, readings: &mut Readings) -> Result
             location(body, recorded_at_ms)
                 .ok_or("/location has no valid latitude and longitude")?,
         ),
-        // Other paths (odometer, tires, ...) are archived but not read yet.
+        "/odometer" => {
+            let body = body.ok_or("/odometer has no body")?;
+            let raw = number(body.get("distance")).ok_or("/odometer has no distance")?;
+            let km = odometer_km(raw, imperial)
+                .ok_or("/odometer distance not plausible (negative or beyond 10 million km)")?;
+            readings
+                .odometer
+                .push(OdometerReading { recorded_at_ms, km });
+        }
+        // Other paths (tires, ...) are archived but not read yet.
         _ => {}
     }
     Ok(())

@@ -171,7 +171,17 @@ fn v4_signal(signal: &Value, received_at_ms: i64, readings: &mut Readings) -> Re
             location(body, recorded_at_ms)
                 .ok_or("PreciseLocation without a valid latitude and longitude")?,
         ),
-        // Other signals (voltage, odometer, ...) are archived but not read yet.
+        "odometer-traveleddistance" => {
+            let raw = number(value()).ok_or("TraveledDistance without a value")?;
+            let unit = body.and_then(|b| text(b.get("unit"))).unwrap_or_default();
+            let miles = matches!(unit.to_ascii_lowercase().as_str(), "miles" | "mile" | "mi");
+            let km = odometer_km(raw, miles)
+                .ok_or("odometer not plausible (negative or beyond 10 million km)")?;
+            readings
+                .odometer
+                .push(OdometerReading { recorded_at_ms, km });
+        }
+        // Other signals (voltage, ...) are archived but not read yet.
         _ => {}
     }
     Ok(())

@@ -15,11 +15,12 @@ use crate::ui::data::VehicleRow;
 use crate::ui::widgets::date_field_ui;
 
 /// The kinds offered, in the order shown.
-const KINDS: [(ExportKind, &str); 7] = [
+const KINDS: [(ExportKind, &str); 8] = [
     (ExportKind::Battery, "Battery"),
     (ExportKind::Charge, "Charge"),
     (ExportKind::Locations, "Locations"),
     (ExportKind::Sessions, "Sessions"),
+    (ExportKind::Trips, "Trips"),
     (ExportKind::Errors, "Errors"),
     (ExportKind::Daily, "Per day"),
     (ExportKind::Monthly, "Per month"),
@@ -78,6 +79,7 @@ fn file_stem(kind: ExportKind) -> &'static str {
         ExportKind::Errors => "errors",
         ExportKind::Daily => "daily",
         ExportKind::Monthly => "monthly",
+        ExportKind::Trips => "trips",
     }
 }
 

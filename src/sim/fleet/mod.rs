@@ -65,6 +65,8 @@ pub struct Sample {
     pub longitude: f64,
     /// Driving during this minute.
     pub moving: bool,
+    /// Distance travelled over the vehicle's life, km (the truth trips are checked against).
+    pub odometer_km: f64,
 }
 
 /// A plug-in as it really happened, for checking what fleetdash derives from readings.
@@ -82,6 +84,17 @@ pub struct TrueSession {
     pub energy_kwh: f64,
     /// Where (latitude, longitude).
     pub place: (f64, f64),
+}
+
+/// A drive as it really happened, for checking the trips fleetdash derives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrueTrip {
+    /// The last minute parked before it moved.
+    pub parked_until_ms: i64,
+    /// The minute it arrived (`None` while still driving at the end).
+    pub arrived_at_ms: Option<i64>,
+    /// Distance driven, km.
+    pub distance_km: f64,
 }
 
 const MODELS: &[(&str, &str, i64, f64, f64)] = &[
@@ -178,6 +191,7 @@ pub struct VehicleSim {
     now_ms: i64,
     end_ms: i64,
     soc: f64,
+    odometer_km: f64,
     position: (f64, f64),
     activity: Activity,
     plugged: bool,
@@ -191,6 +205,7 @@ pub struct VehicleSim {
     depart_ms: i64,
     return_ms: i64,
     sessions: Vec<TrueSession>,
+    trips: Vec<TrueTrip>,
 }
 
 impl VehicleSim {
@@ -199,12 +214,14 @@ impl VehicleSim {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ ((index as u64 + 1) * 0x9E37_79B9));
         let start = start_of(config);
         let soc = rng.random_range(45.0..95.0);
+        let odometer_km = rng.random_range(3_000.0..90_000.0);
         let mut sim = VehicleSim {
             position: spec.depot,
             spec,
             now_ms: start,
             end_ms: end_of(config),
             soc,
+            odometer_km,
             activity: Activity::Parked { until_ms: start },
             plugged: false,
             charger_kw: 0.0,
@@ -213,6 +230,7 @@ impl VehicleSim {
             depart_ms: 0,
             return_ms: 0,
             sessions: Vec::new(),
+            trips: Vec::new(),
             rng,
         };
         sim.plan_day(start);
@@ -230,6 +248,11 @@ impl VehicleSim {
     /// Plug-ins so far (complete once the iterator is exhausted).
     pub fn sessions(&self) -> &[TrueSession] {
         &self.sessions
+    }
+
+    /// Drives so far.
+    pub fn trips(&self) -> &[TrueTrip] {
+        &self.trips
     }
 
     fn plan_day(&mut self, day_start_ms: i64) {
@@ -280,6 +303,11 @@ impl VehicleSim {
         } else {
             (destination.0, self.position.1)
         };
+        self.trips.push(TrueTrip {
+            parked_until_ms: self.now_ms - STEP_MS,
+            arrived_at_ms: None,
+            distance_km: 0.0,
+        });
         self.activity = Activity::Driving {
             waypoints: vec![corner, destination],
             km_per_min: self.rng.random_range(0.45..0.85),
@@ -410,6 +438,13 @@ impl VehicleSim {
                 }
             }
             let driven = *km_per_min - budget_km;
+            self.odometer_km += driven;
+            if let Some(trip) = self.trips.last_mut() {
+                trip.distance_km += driven;
+                if waypoints.is_empty() {
+                    trip.arrived_at_ms = Some(self.now_ms);
+                }
+            }
             let used = driven * self.spec.consumption_kwh_per_km;
             self.soc = (self.soc - used / self.spec.capacity_kwh * 100.0).max(0.0);
             if waypoints.is_empty() {
@@ -426,6 +461,7 @@ impl VehicleSim {
             latitude: (self.position.0 * 1e5).round() / 1e5,
             longitude: (self.position.1 * 1e5).round() / 1e5,
             moving,
+            odometer_km: (self.odometer_km * 1000.0).round() / 1000.0,
         };
         if let Some(arrival) = arrived {
             self.arrive(arrival);
@@ -444,56 +480,4 @@ impl Iterator for VehicleSim {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> FleetConfig {
-        FleetConfig {
-            vehicles: 4,
-            days: 3,
-            seed: 7,
-            start_ms: 1_767_225_600_000, // 2026-01-01
-        }
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_history() {
-        let run = || {
-            let config = config();
-            vehicles(&config)
-                .into_iter()
-                .enumerate()
-                .flat_map(|(i, spec)| VehicleSim::new(&config, spec, i).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        };
-        let first = run();
-        assert_eq!(first.len(), 4 * 3 * 1440);
-        assert_eq!(first, run());
-    }
-
-    #[test]
-    fn vehicles_drive_plug_in_and_charge_within_physical_bounds() {
-        let config = config();
-        for (i, spec) in vehicles(&config).into_iter().enumerate() {
-            let mut sim = VehicleSim::new(&config, spec, i);
-            let samples: Vec<Sample> = sim.by_ref().collect();
-            assert!(samples.iter().any(|s| s.moving), "vehicle {i} never drove");
-            assert!(
-                samples
-                    .iter()
-                    .any(|s| s.charging == ChargingState::Charging)
-            );
-            for s in &samples {
-                assert!((0.0..=100.0).contains(&s.soc_percent));
-                assert!(!(s.moving && s.plugged_in), "driving while plugged in");
-                assert!(s.plugged_in || s.charging == ChargingState::NotCharging);
-                assert!((s.latitude - CITY_CENTER.0).abs() < 0.2);
-            }
-            for session in sim.sessions() {
-                assert!(session.end_percent >= session.start_percent - 1e-9);
-                assert!(session.energy_kwh >= 0.0);
-            }
-            assert!(!sim.sessions().is_empty());
-        }
-    }
-}
+mod tests;

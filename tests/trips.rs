@@ -1,0 +1,387 @@
+//! Trips against the simulated fleet's true drives (v4 and v2 deliveries through the store;
+//! the minute-by-minute history for GPS distances), and `fleetdash trips tag|history` and
+//! `export trips` as a user runs them.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use fleetdash::sim::fleet::{FleetConfig, TrueTrip};
+use fleetdash::sim::schedule::Schedule;
+use fleetdash::smartcar::{Format, parse_webhook};
+use fleetdash::store::trips::vehicle_trips;
+use fleetdash::store::{self, Batch, StoreOptions};
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01
+
+/// What a comparison with the truth found.
+#[derive(Debug, Default)]
+struct Check {
+    real: usize,
+    found: usize,
+    split: usize,
+    invented: usize,
+    /// Relative distance errors of the trips found whole.
+    errors: Vec<f64>,
+    odometer: usize,
+    /// True and measured km of the trips found whole.
+    km: (f64, f64),
+}
+
+fn compare(conn: &rusqlite::Connection, ids: &[String], truth: &[Vec<TrueTrip>]) -> Check {
+    let mut check = Check::default();
+    for (id, true_trips) in ids.iter().zip(truth) {
+        let detected = vehicle_trips(conn, id).unwrap();
+        let span = |t: &TrueTrip| (t.parked_until_ms, t.arrived_at_ms.unwrap_or(i64::MAX));
+        for t in true_trips.iter().filter(|t| t.arrived_at_ms.is_some()) {
+            check.real += 1;
+            let (from, to) = span(t);
+            let matching: Vec<_> = detected
+                .iter()
+                .filter(|d| {
+                    // Shares a real part of the drive: a minute's overlap is a neighbour
+                    // that starts at the last reading before this one arrived.
+                    let end = d.trip.ended_at_ms.unwrap_or(d.trip.last_seen_ms);
+                    let overlap = end.min(to) - d.trip.started_at_ms.max(from);
+                    overlap > 3 * 60_000 || overlap * 2 > to - from
+                })
+                .collect();
+            match matching.as_slice() {
+                [] => {}
+                [d] => {
+                    check.found += 1;
+                    let (km, source) = d.trip.distance();
+                    if source == fleetdash::domain::trips::DistanceSource::Odometer {
+                        check.odometer += 1;
+                    }
+                    let error = (km - t.distance_km).abs() / t.distance_km;
+                    if error > 0.02 && std::env::var_os("TRIPS_DEBUG").is_some() {
+                        eprintln!(
+                            "off by {:.1} %: true {t:?}, found {:?}",
+                            error * 100.0,
+                            d.trip
+                        );
+                    }
+                    check.errors.push(error);
+                    check.km.0 += t.distance_km;
+                    check.km.1 += km;
+                }
+                _ => {
+                    check.found += 1;
+                    check.split += 1;
+                }
+            }
+        }
+        for d in &detected {
+            let end = d.trip.ended_at_ms.unwrap_or(d.trip.last_seen_ms);
+            if !true_trips.iter().any(|t| {
+                let (from, to) = span(t);
+                d.trip.started_at_ms < to && end > from
+            }) {
+                check.invented += 1;
+            }
+        }
+    }
+    check
+}
+
+fn through_the_store(format: Format, seed: u64) -> Check {
+    // Two vehicles: with three or more, one spends six hours unreachable (a changed
+    // password), and the drives of an outage cannot be told apart.
+    let config = FleetConfig {
+        vehicles: 2,
+        days: 14,
+        seed,
+        start_ms: T0,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = store::open(&dir.path().join("t.sqlite3"), &StoreOptions::default()).unwrap();
+    let mut schedule = Schedule::new(&config, format);
+    let ids: Vec<String> = schedule.specs().iter().map(|s| s.id.clone()).collect();
+    let mut batch = Batch::begin(&mut conn).unwrap();
+    for delivery in schedule.by_ref() {
+        let parsed = parse_webhook(&delivery.body, delivery.at_ms);
+        batch
+            .ingest(delivery.at_ms, &delivery.body, &parsed)
+            .unwrap();
+    }
+    batch.commit().unwrap();
+    compare(&conn, &ids, &schedule.trips())
+}
+
+fn worst(errors: &[f64]) -> f64 {
+    errors.iter().copied().fold(0.0, f64::max)
+}
+
+#[test]
+fn every_simulated_drive_is_found_whole_none_invented_with_the_odometer_s_distance() {
+    let v4 = through_the_store(Format::V4, 21);
+    eprintln!(
+        "v4: {}/{} drives found, {} split, {} invented, {} by odometer, worst distance error {:.3} %",
+        v4.found,
+        v4.real,
+        v4.split,
+        v4.invented,
+        v4.odometer,
+        worst(&v4.errors) * 100.0
+    );
+    assert!(v4.real > 60, "too few drives to judge: {}", v4.real);
+    assert_eq!(v4.found, v4.real);
+    assert_eq!((v4.split, v4.invented), (0, 0));
+    assert_eq!(
+        v4.odometer, v4.found,
+        "every v4 trip has the odometer at both ends"
+    );
+    assert!(worst(&v4.errors) < 0.001, "odometer distances are exact");
+
+    // v2's hourly cadence: what share of drives is found, reported, and none invented.
+    let v2 = through_the_store(Format::V2, 21);
+    eprintln!(
+        "v2: {}/{} drives found ({:.0} %), {} split, {} invented",
+        v2.found,
+        v2.real,
+        v2.found as f64 * 100.0 / v2.real as f64,
+        v2.split,
+        v2.invented
+    );
+    assert_eq!(v2.invented, 0);
+    assert!(v2.found > 0);
+}
+
+#[test]
+fn gps_distances_of_the_minute_history_are_within_2_percent_of_the_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.sqlite3");
+    let config = FleetConfig {
+        vehicles: 3,
+        days: 5,
+        seed: 4,
+        start_ms: T0,
+    };
+    fleetdash::commands::simulate::write_history(&config, &db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // Without the odometer, distances come from the positions.
+    conn.execute("UPDATE readings SET odometer_km = NULL", [])
+        .unwrap();
+    let ids: Vec<String> = fleetdash::sim::fleet::vehicles(&config)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let mut fleet = fleetdash::sim::schedule::Fleet::new(&config);
+    while fleet.step().is_some() {}
+    let check = compare(&conn, &ids, &fleet.trips());
+    let median = {
+        let mut errors = check.errors.clone();
+        errors.sort_by(f64::total_cmp);
+        errors[errors.len() / 2]
+    };
+    let total_error = (check.km.1 - check.km.0).abs() / check.km.0;
+    eprintln!(
+        "minute history, GPS: {}/{} found, {} split, {} invented; {:.1} km measured of {:.1} km driven ({:.2} %), median trip error {:.2} %, worst {:.2} % (a short trip round a corner: one-minute positions cut it)",
+        check.found,
+        check.real,
+        check.split,
+        check.invented,
+        check.km.1,
+        check.km.0,
+        total_error * 100.0,
+        median * 100.0,
+        worst(&check.errors) * 100.0
+    );
+    assert_eq!(check.found, check.real);
+    assert_eq!((check.split, check.invented, check.odometer), (0, 0, 0));
+    assert!(total_error <= 0.02, "{:.2} %", total_error * 100.0);
+    assert!(median <= 0.02, "{:.2} %", median * 100.0);
+}
+
+/// A database with one vehicle (50 kWh) that drove 2 km east from 08:00 to 08:05 and back
+/// from 12:00 to 12:05 on 2026-05-04, readings every minute, parked between.
+fn two_trips(dir: &Path) -> std::path::PathBuf {
+    let db = dir.join("fleet.sqlite3");
+    let conn = store::open(&db, &StoreOptions::default()).unwrap();
+    conn.execute(
+        "INSERT INTO vehicles(id, make, model, capacity_kwh) VALUES ('v1', 'Kia', 'EV6', 50)",
+        [],
+    )
+    .unwrap();
+    let day = fleetdash::domain::time::parse_time_text("2026-05-04T00:00:00Z").unwrap();
+    let at = |h: i64, m: i64| day + (h * 60 + m) * 60_000;
+    let east = |km: f64| 11.575 + km * 0.013_45;
+    let mut rows = Vec::new();
+    for m in 0..=480 {
+        let t = at(7, 0) + m * 60_000;
+        let km = match t {
+            t if t <= at(8, 0) => 0.0,
+            t if t <= at(8, 5) => (t - at(8, 0)) as f64 / 150_000.0,
+            t if t <= at(12, 0) => 2.0,
+            t if t <= at(12, 5) => 2.0 - (t - at(12, 0)) as f64 / 150_000.0,
+            _ => 0.0,
+        };
+        let soc = 80.0
+            - if t > at(12, 0) {
+                4.0
+            } else if t > at(8, 0) {
+                2.0
+            } else {
+                0.0
+            };
+        rows.push((t, km, soc));
+    }
+    for (t, km, soc) in rows {
+        conn.execute(
+            "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, plugged_in, latitude, longitude, source)
+             VALUES ('v1', ?1, ?2, 0, 48.137, ?3, 'api')",
+            rusqlite::params![t, soc, east(km)],
+        )
+        .unwrap();
+    }
+    db
+}
+
+fn trips_csv(db: &Path) -> Vec<Vec<String>> {
+    let out = run(db, &["export", "trips"]);
+    assert!(out.success, "{}", out.stderr);
+    let (header, rows) = parse_csv(&out.stdout);
+    assert_eq!(
+        header.join(","),
+        "vehicle_id,vehicle_name,driver,started_at,ended_at,duration_min,distance_km,distance_source,start_latitude,start_longitude,end_latitude,end_longitude,start_place,end_place,start_percent,end_percent,energy_used_kwh,kwh_per_100km,purpose,note,status"
+    );
+    rows
+}
+
+#[test]
+fn a_tag_is_set_changed_kept_through_late_data_and_reprocess_and_every_change_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = two_trips(dir.path());
+    let rows = trips_csv(&db);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        &rows[0][3..8],
+        [
+            "2026-05-04T08:00:00Z",
+            "2026-05-04T08:05:00Z",
+            "5",
+            "2.00",
+            "gps"
+        ]
+    );
+    // 2 % of 50 kWh over the 2 km (as the crow flies on the sphere: 1.996 km).
+    assert_eq!(rows[0][16], "1.00");
+    let per_100: f64 = rows[0][17].parse().unwrap();
+    assert!((per_100 - 50.0).abs() < 0.5, "{per_100}");
+    assert_eq!(rows[0][20], "complete");
+
+    // Tag the morning trip, then change the purpose and add a note.
+    let tag = |at: &str, purpose: &str, note: Option<&str>| {
+        let mut args = vec![
+            "trips",
+            "tag",
+            "--vehicle",
+            "v1",
+            "--at",
+            at,
+            "--purpose",
+            purpose,
+        ];
+        if let Some(note) = note {
+            args.extend(["--note", note]);
+        }
+        run(&db, &args)
+    };
+    let first = tag("2026-05-04T08:02:00Z", "private", None);
+    assert!(first.success, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("08:00:00Z to 2026-05-04T08:05:00Z"),
+        "{}",
+        first.stdout
+    );
+    assert!(tag("2026-05-04T08:04:00Z", "business", Some("=Client visit")).success);
+    let rows = trips_csv(&db);
+    assert_eq!(
+        (rows[0][18].as_str(), rows[0][19].as_str()),
+        ("business", "'=Client visit")
+    );
+    assert_eq!((rows[1][18].as_str(), rows[1][19].as_str()), ("", ""));
+
+    // Late data: readings of the drive before 08:00 arrive (it left at 07:58): the trip
+    // starts earlier and keeps its tag.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let day = fleetdash::domain::time::parse_time_text("2026-05-04T07:59:00Z").unwrap();
+    conn.execute(
+        "UPDATE readings SET longitude = 11.575 + 0.2 * 0.013_45 WHERE vehicle_id = 'v1' AND recorded_at = ?1",
+        [day],
+    )
+    .unwrap();
+    let rows = trips_csv(&db);
+    assert_eq!(rows[0][3], "2026-05-04T07:58:00Z");
+    assert_eq!(rows[0][18], "business");
+
+    // reprocess rebuilds the readings from the archive (none here came from a delivery:
+    // they stay) and keeps the tags.
+    assert!(run(&db, &["reprocess"]).success);
+    assert_eq!(trips_csv(&db)[0][18], "business");
+
+    // The history: both changes, old and new.
+    let history = run(&db, &["trips", "history", "--vehicle", "v1"]);
+    assert!(history.success, "{}", history.stderr);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", history.stdout);
+    assert!(lines[1].contains("- -> private"), "{}", lines[1]);
+    assert!(
+        lines[2].contains("private -> business") && lines[2].contains("- -> =Client visit"),
+        "{}",
+        lines[2]
+    );
+
+    // A time with no trip names the nearest ones; an unknown vehicle says how to list them.
+    let none = tag("2026-05-04T10:00:00Z", "business", None);
+    assert!(!none.success);
+    assert!(
+        none.stderr.contains("made no trip at 2026-05-04T10:00:00Z"),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr.contains("07:58:00Z to 2026-05-04T08:05:00Z")
+            && none.stderr.contains("12:00:00Z"),
+        "{}",
+        none.stderr
+    );
+    let unknown = run(
+        &db,
+        &[
+            "trips",
+            "tag",
+            "--vehicle",
+            "v9",
+            "--at",
+            "2026-05-04T08:02:00Z",
+            "--purpose",
+            "private",
+        ],
+    );
+    assert!(
+        !unknown.success && unknown.stderr.contains("fleetdash settings"),
+        "{}",
+        unknown.stderr
+    );
+    let bad = run(
+        &db,
+        &[
+            "trips",
+            "tag",
+            "--vehicle",
+            "v1",
+            "--at",
+            "2026-05-04T08:02:00Z",
+            "--purpose",
+            "holiday",
+        ],
+    );
+    assert!(
+        !bad.success && bad.stderr.contains("business"),
+        "{}",
+        bad.stderr
+    );
+}
