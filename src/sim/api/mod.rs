@@ -200,7 +200,6 @@ pub fn router(api: SimApi) -> Router {
         ("/v2.0/vehicles/{id}/battery", get(vehicles::battery)),
         ("/v2.0/vehicles/{id}/charge", get(vehicles::charge)),
         ("/v2.0/vehicles/{id}/location", get(vehicles::location)),
-        ("/v2.0/vehicles/{id}/odometer", get(vehicles::odometer)),
         ("/v2.0/vehicles/{id}/batch", post(vehicles::batch)),
         (
             "/v2.0/vehicles/{id}/webhooks/{webhook_id}",

@@ -127,9 +127,6 @@ fn read(
             Ok(json!({"isPluggedIn": sample.plugged_in, "state": sample.charging.as_str()}))
         }
         "/location" => Ok(json!({"latitude": sample.latitude, "longitude": sample.longitude})),
-        "/odometer" => Ok(json!({
-            "distance": if imperial { km_to_miles(sample.odometer_km) } else { sample.odometer_km },
-        })),
         _ => Err((StatusCode::NOT_FOUND, unknown_path_body())),
     }
 }
@@ -192,14 +189,6 @@ pub(super) async fn location(
     Path(id): Path<String>,
 ) -> Response {
     one_path(api, headers, id, "/location").await
-}
-
-pub(super) async fn odometer(
-    State(api): State<SimApi>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    one_path(api, headers, id, "/odometer").await
 }
 
 pub(super) async fn attributes(
