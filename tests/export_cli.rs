@@ -567,8 +567,41 @@ fn monthly_and_daily_summaries_add_up_to_the_sessions_export() {
     let (header, months) = parse_csv(&out.stdout);
     assert_eq!(
         header.join(","),
-        "period,vehicle_id,vehicle_name,sessions,energy_added_kwh,cost,plugged_hours,charging_hours,last_seen"
+        "period,vehicle_id,vehicle_name,sessions,energy_added_kwh,cost,plugged_hours,charging_hours,last_seen,distance_km,energy_used_kwh,kwh_per_100km"
     );
+    // Distances and energy used are those of the trips that started in the month.
+    let (_, trips) = parse_csv(&run(&db, &["export", "trips"]).stdout);
+    assert!(trips.len() > 40, "{} trips", trips.len());
+    for month in ["2026-01", "2026-02"] {
+        let fleet = months
+            .iter()
+            .find(|r| r[0] == month && r[1].is_empty())
+            .unwrap();
+        let of_month = trips.iter().filter(|t| t[3].starts_with(month));
+        let km: f64 = of_month.clone().map(|t| t[6].parse::<f64>().unwrap()).sum();
+        let kwh: f64 = of_month.map(|t| t[16].parse::<f64>().unwrap()).sum();
+        assert!(
+            (fleet[9].parse::<f64>().unwrap() - km).abs() < 0.1,
+            "{fleet:?} vs {km}"
+        );
+        assert!(
+            (fleet[10].parse::<f64>().unwrap() - kwh).abs() < 0.1,
+            "{fleet:?} vs {kwh}"
+        );
+        let per_100: f64 = fleet[11].parse().unwrap();
+        // The simulated cars use 0.14 to 0.20 kWh per km.
+        assert!((13.0..21.0).contains(&per_100), "{per_100}");
+    }
+    // A window of trips reads from near its start, and finds the same trips.
+    for since in ["2026-01-07", "2026-02-01"] {
+        let (_, windowed) = parse_csv(&run(&db, &["export", "trips", "--since", since]).stdout);
+        let expected: Vec<&Vec<String>> = trips.iter().filter(|t| t[3].as_str() >= since).collect();
+        assert_eq!(
+            windowed.iter().collect::<Vec<_>>(),
+            expected,
+            "since {since}"
+        );
+    }
     let periods: Vec<&str> = months.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         periods,

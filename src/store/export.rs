@@ -86,6 +86,9 @@ impl ExportKind {
                 "plugged_hours",
                 "charging_hours",
                 "last_seen",
+                "distance_km",
+                "energy_used_kwh",
+                "kwh_per_100km",
             ],
             ExportKind::Trips => &[
                 "vehicle_id",

@@ -256,6 +256,12 @@ pub struct Totals {
     pub charging_hours: f64,
     /// The last reading in the period.
     pub last_seen_ms: Option<i64>,
+    /// Distance of the trips that started in the period, km.
+    pub distance_km: f64,
+    /// Energy those trips used, when capacities are known.
+    pub energy_used_kwh: Option<f64>,
+    /// Distance of the trips whose energy is known (what efficiency divides by).
+    pub distance_with_energy_km: f64,
 }
 
 impl Totals {
@@ -266,6 +272,16 @@ impl Totals {
         self.plugged_hours += other.plugged_hours;
         self.charging_hours += other.charging_hours;
         self.last_seen_ms = self.last_seen_ms.max(other.last_seen_ms);
+        self.distance_km += other.distance_km;
+        self.energy_used_kwh = add_opt(self.energy_used_kwh, other.energy_used_kwh);
+        self.distance_with_energy_km += other.distance_with_energy_km;
+    }
+
+    /// kWh per 100 km over the trips whose energy is known.
+    pub fn kwh_per_100km(&self) -> Option<f64> {
+        self.energy_used_kwh
+            .filter(|_| self.distance_with_energy_km > 0.0)
+            .map(|e| e / self.distance_with_energy_km * 100.0)
     }
 }
 
@@ -330,9 +346,30 @@ pub fn summary(
                 plugged_hours: s.duration_min() / 60.0,
                 charging_hours: s.charging_minutes / 60.0,
                 last_seen_ms: None,
+                ..Totals::default()
             };
             table
                 .entry(zone.period_of(s.started_at_ms, monthly))
+                .or_default()
+                .entry(id.clone())
+                .or_default()
+                .add(&totals);
+        }
+        for tagged in super::trips::vehicle_trips_since(conn, &id, filter.since_ms)? {
+            let t = &tagged.trip;
+            if !in_window(filter, t.started_at_ms) {
+                continue;
+            }
+            let km = t.distance().0;
+            let energy = capacity.and_then(|c| t.energy_kwh(c));
+            let totals = Totals {
+                distance_km: km,
+                energy_used_kwh: energy,
+                distance_with_energy_km: if energy.is_some() { km } else { 0.0 },
+                ..Totals::default()
+            };
+            table
+                .entry(zone.period_of(t.started_at_ms, monthly))
                 .or_default()
                 .entry(id.clone())
                 .or_default()
@@ -382,6 +419,13 @@ pub(super) fn write_summary<W: Write>(
             rounded(t.plugged_hours, 2),
             rounded(t.charging_hours, 2),
             t.last_seen_ms.map(format_ms).unwrap_or_default(),
+            format!("{:.2}", t.distance_km),
+            t.energy_used_kwh
+                .map(|e| format!("{e:.2}"))
+                .unwrap_or_default(),
+            t.kwh_per_100km()
+                .map(|e| format!("{e:.2}"))
+                .unwrap_or_default(),
         ])?;
     }
     Ok(rows.len() as u64)

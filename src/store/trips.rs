@@ -61,11 +61,32 @@ pub struct TaggedTrip {
 
 /// One vehicle's trips, oldest first, with their tags.
 pub fn vehicle_trips(conn: &Connection, vehicle_id: &str) -> Result<Vec<TaggedTrip>, StoreError> {
+    vehicle_trips_since(conn, vehicle_id, None)
+}
+
+/// [`vehicle_trips`], but with `since_ms` only the trips starting from then on are sure to
+/// be complete: reading starts at the last plugged-in reading before it (a plugged-in
+/// vehicle is parked, so no trip runs across it), or at the first reading when there is
+/// none.
+pub fn vehicle_trips_since(
+    conn: &Connection,
+    vehicle_id: &str,
+    since_ms: Option<i64>,
+) -> Result<Vec<TaggedTrip>, StoreError> {
+    let from: Option<i64> = match since_ms {
+        Some(since) => conn.query_row(
+            "SELECT max(recorded_at) FROM readings
+             WHERE vehicle_id = ?1 AND recorded_at < ?2 AND plugged_in = 1",
+            params![vehicle_id, since],
+            |r| r.get(0),
+        )?,
+        None => None,
+    };
     let mut statement = conn.prepare_cached(
         "SELECT recorded_at, latitude, longitude, battery_percent, plugged_in, odometer_km
-         FROM readings WHERE vehicle_id = ?1 ORDER BY recorded_at",
+         FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2 ORDER BY recorded_at",
     )?;
-    let mut rows = statement.query([vehicle_id])?;
+    let mut rows = statement.query(params![vehicle_id, from.unwrap_or(i64::MIN)])?;
     let mut detector = TripDetector::new();
     while let Some(r) = rows.next()? {
         let latitude: Option<f64> = r.get(1)?;
@@ -290,7 +311,7 @@ pub(super) fn write_trips<W: Write>(
         if !filter.vehicle_ids.is_empty() && !filter.vehicle_ids.contains(&id) {
             continue;
         }
-        for tagged in vehicle_trips(conn, &id)? {
+        for tagged in vehicle_trips_since(conn, &id, filter.since_ms)? {
             let t = &tagged.trip;
             if filter.since_ms.is_some_and(|s| t.started_at_ms < s)
                 || filter.until_ms.is_some_and(|u| t.started_at_ms > u)

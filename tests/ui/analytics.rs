@@ -116,6 +116,7 @@ fn berlin_set_in_the_app_moves_a_session_at_23_30_utc_on_the_31st_into_april_and
         ]
     );
     assert!(has_label(&harness, "Per month in Europe/Berlin"));
+    assert!(has_label(&harness, "Driven") && has_label(&harness, "0 km"));
     assert!(has_label(&harness, "2026-03"), "every month in the table");
 
     // A click on April's bar shows April alone.

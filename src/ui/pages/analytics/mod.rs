@@ -83,7 +83,7 @@ impl AnalyticsPage {
         hint_ui(
             ui,
             &format!(
-                "Per {} in {}: sessions started, energy added and its cost, hours plugged in and charging.",
+                "Per {} in {}: sessions started, energy added and its cost, hours plugged in and charging, distance driven and the energy it used.",
                 if by_month_now { "month" } else { "day" },
                 settings.zone.name()
             ),
@@ -97,6 +97,7 @@ impl AnalyticsPage {
             });
         }
         let currency = &settings.currency;
+        let units = cx.persisted.settings.units;
         ui.horizontal(|ui| {
             ui.label("Bars show");
             ui.selectable_value(&mut self.metric, Metric::Energy, "Energy");
@@ -141,6 +142,8 @@ impl AnalyticsPage {
                         "Cost",
                         "Plugged in",
                         "Charging",
+                        "Driven",
+                        "kWh/100 km",
                         "Last seen",
                     ] {
                         ui.strong(heading);
@@ -167,6 +170,10 @@ impl AnalyticsPage {
                         ui.label(text(money(t.cost, currency)));
                         ui.label(text(format!("{:.0} h", t.plugged_hours)));
                         ui.label(text(format!("{:.0} h", t.charging_hours)));
+                        ui.label(text(units.distance(t.distance_km)));
+                        ui.label(text(
+                            t.kwh_per_100km().map_or("–".into(), |e| format!("{e:.1}")),
+                        ));
                         ui.label(text(t.last_seen_ms.map_or("–".into(), local_time_ms)));
                         ui.end_row();
                     }
