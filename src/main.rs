@@ -116,6 +116,21 @@ enum Command {
         #[command(subcommand)]
         change: Option<commands::settings::SettingsChange>,
     },
+    /// Writes one vehicle's driving logbook for a month of the fleet's time zone (CSV).
+    Logbook {
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB")]
+        db: Option<PathBuf>,
+        /// The vehicle's Smartcar id.
+        #[arg(long)]
+        vehicle: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Where to write it (FILE.csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Trips' purposes and notes: `trips tag` sets them, `trips history` lists every change.
     Trips {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -344,6 +359,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Settings { db, change }) => {
             let text = commands::settings::run(&db.unwrap_or_else(default_db_path), change)?;
             print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Logbook {
+            db,
+            vehicle,
+            month,
+            out,
+        }) => {
+            let db = db.unwrap_or_else(default_db_path);
+            eprint!("{}", commands::trips::logbook(&db, &vehicle, &month, &out)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Trips { db, command }) => {

@@ -385,3 +385,123 @@ fn a_tag_is_set_changed_kept_through_late_data_and_reprocess_and_every_change_is
         bad.stderr
     );
 }
+
+#[test]
+fn the_logbook_lists_the_month_s_trips_in_local_time_with_places_and_totals_per_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = two_trips(dir.path());
+    for args in [
+        &["settings", "timezone", "Europe/Berlin"][..],
+        &[
+            "settings",
+            "place",
+            "Home",
+            "--lat",
+            "48.137",
+            "--lon",
+            "11.575",
+            "--radius-m",
+            "100",
+        ],
+        &[
+            "trips",
+            "tag",
+            "--vehicle",
+            "v1",
+            "--at",
+            "2026-05-04T08:02:00Z",
+            "--purpose",
+            "business",
+            "--note",
+            "Client",
+        ],
+    ] {
+        let out = run(&db, args);
+        assert!(out.success, "{args:?}: {}", out.stderr);
+    }
+    let csv_path = dir.path().join("may.csv");
+    let out = run(
+        &db,
+        &[
+            "logbook",
+            "--vehicle",
+            "v1",
+            "--month",
+            "2026-05",
+            "--out",
+            csv_path.to_str().unwrap(),
+        ],
+    );
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stderr.contains("wrote 2 trips"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("business 2.0") && out.stderr.contains("not tagged 2.0"),
+        "{}",
+        out.stderr
+    );
+    let (header, rows) = parse_csv(&std::fs::read_to_string(&csv_path).unwrap());
+    assert_eq!(
+        header.join(","),
+        "date,start_time,end_time,from,to,start_odometer_km,end_odometer_km,distance_km,purpose,note"
+    );
+    assert_eq!(rows.len(), 2);
+    // 08:00 UTC is 10:00 in Berlin in May; from the owner's place, to coordinates.
+    assert_eq!(
+        &rows[0][..5],
+        ["2026-05-04", "10:00", "10:05", "Home", "48.13700, 11.60190"]
+    );
+    assert_eq!(&rows[0][7..], ["2.00", "business", "Client"]);
+    assert_eq!(
+        (rows[1][3].as_str(), rows[1][4].as_str()),
+        ("48.13700, 11.60190", "Home")
+    );
+    // Another month has no trip; a PDF, a bad month and an unknown vehicle say what to do.
+    let june = dir.path().join("june.csv");
+    let out = run(
+        &db,
+        &[
+            "logbook",
+            "--vehicle",
+            "v1",
+            "--month",
+            "2026-06",
+            "--out",
+            june.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.success && out.stderr.contains("wrote 0 trips"),
+        "{}",
+        out.stderr
+    );
+    for (args, says) in [
+        (vec!["--month", "2026-05", "--out", "may.pdf"], "may.csv"),
+        (vec!["--month", "May", "--out", "may.csv"], "YYYY-MM"),
+    ] {
+        let mut all = vec!["logbook", "--vehicle", "v1"];
+        all.extend(args);
+        let out = run(&db, &all);
+        assert!(
+            !out.success && out.stderr.contains(says),
+            "{all:?}: {}",
+            out.stderr
+        );
+    }
+    let out = run(
+        &db,
+        &[
+            "logbook",
+            "--vehicle",
+            "v9",
+            "--month",
+            "2026-05",
+            "--out",
+            june.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !out.success && out.stderr.contains("fleetdash settings"),
+        "{}",
+        out.stderr
+    );
+}

@@ -104,3 +104,50 @@ pub fn run(db: &Path, command: TripsCommand) -> anyhow::Result<String> {
         }
     }
 }
+
+/// `fleetdash logbook`: writes one vehicle's month of trips to `out` (`.csv`); returns what
+/// to print.
+pub fn logbook(db: &Path, vehicle: &str, month: &str, out: &Path) -> anyhow::Result<String> {
+    let extension = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv") => {}
+        Some("pdf") => anyhow::bail!(
+            "this version writes the logbook as CSV only (the PDF comes in a later one): give --out {}",
+            out.with_extension("csv").display()
+        ),
+        _ => anyhow::bail!(
+            "--out must end in .csv (a spreadsheet's file), not {}",
+            out.display()
+        ),
+    }
+    let conn = store::open(
+        db,
+        &StoreOptions {
+            create: false,
+            ..StoreOptions::default()
+        },
+    )?;
+    let book = match store::logbook::logbook(&conn, vehicle, month)? {
+        Ok(book) => book,
+        Err(problem) => anyhow::bail!(problem),
+    };
+    let file = std::fs::File::create(out)
+        .map_err(|e| anyhow::anyhow!("could not write {}: {e}", out.display()))?;
+    store::logbook::write_csv(&book, std::io::BufWriter::new(file))?;
+    let t = &book.totals;
+    Ok(format!(
+        "wrote {} trips of {} in {} to {}: {:.1} km (business {:.1}, private {:.1}, commute {:.1}, not tagged {:.1})\n",
+        book.lines.len(),
+        book.vehicle,
+        book.month,
+        out.display(),
+        t.all(),
+        t.business,
+        t.private,
+        t.commute,
+        t.untagged
+    ))
+}

@@ -87,6 +87,30 @@ impl FleetZone {
         self.start_of_day_ms(first)
     }
 
+    /// The local month `YYYY-MM` as [start, end) in ms: from local midnight of the 1st to
+    /// local midnight of the next month's 1st.
+    pub fn month_bounds(&self, month: &str) -> Result<(i64, i64), String> {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+            .map_err(|_| {
+                format!("{month:?} is not a month: give it as YYYY-MM, such as 2026-05")
+            })?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .ok_or_else(|| format!("{month:?} is too far in the future"))?;
+        Ok((self.start_of_day_ms(first), self.start_of_day_ms(next)))
+    }
+
+    /// The local date and time of an instant: `2026-01-05` and `14:03`.
+    pub fn local_date_and_time(&self, at_ms: i64) -> (String, String) {
+        let local = DateTime::<Utc>::from_timestamp_millis(at_ms)
+            .unwrap_or_default()
+            .with_timezone(&self.0);
+        (
+            local.format("%Y-%m-%d").to_string(),
+            local.format("%H:%M").to_string(),
+        )
+    }
+
     /// The local time of an instant as `2026-01-05 14:03`.
     pub fn local_minutes(&self, at_ms: i64) -> String {
         DateTime::<Utc>::from_timestamp_millis(at_ms)
@@ -176,6 +200,26 @@ mod tests {
                 berlin.month_start_ms(utc(at), back),
                 utc(expected),
                 "{at} {back}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_month_is_its_local_days() {
+        let berlin = FleetZone::parse("Europe/Berlin").unwrap();
+        let utc = |s: &str| parse_time_text(s).unwrap();
+        assert_eq!(
+            berlin.month_bounds("2026-03").unwrap(),
+            (utc("2026-02-28T23:00:00Z"), utc("2026-03-31T22:00:00Z"))
+        );
+        assert_eq!(
+            berlin.month_bounds("2026-12").unwrap().1,
+            utc("2026-12-31T23:00:00Z")
+        );
+        for bad in ["2026-13", "May", "2026-5-1", ""] {
+            assert!(
+                berlin.month_bounds(bad).unwrap_err().contains("YYYY-MM"),
+                "{bad}"
             );
         }
     }

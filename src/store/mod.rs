@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod export;
 pub mod ingest;
+pub mod logbook;
 pub mod owner;
 pub mod reprocess;
 mod schema;
