@@ -116,7 +116,7 @@ enum Command {
         #[command(subcommand)]
         change: Option<commands::settings::SettingsChange>,
     },
-    /// Writes one vehicle's driving logbook for a month of the fleet's time zone (CSV).
+    /// Writes one vehicle's driving logbook for a month of the fleet's time zone (PDF or CSV).
     Logbook {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
         #[arg(long, env = "FLEETDASH_DB")]
@@ -127,7 +127,7 @@ enum Command {
         /// The month, YYYY-MM.
         #[arg(long)]
         month: String,
-        /// Where to write it (FILE.csv).
+        /// Where to write it: FILE.pdf (A4, to print or file) or FILE.csv.
         #[arg(long)]
         out: PathBuf,
     },

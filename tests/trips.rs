@@ -455,7 +455,37 @@ fn the_logbook_lists_the_month_s_trips_in_local_time_with_places_and_totals_per_
         (rows[1][3].as_str(), rows[1][4].as_str()),
         ("48.13700, 11.60190", "Home")
     );
-    // Another month has no trip; a PDF, a bad month and an unknown vehicle say what to do.
+    // The PDF: its text extracts, with the trips, the places and the totals per purpose.
+    let pdf_path = dir.path().join("may.pdf");
+    let out = run(
+        &db,
+        &[
+            "logbook",
+            "--vehicle",
+            "v1",
+            "--month",
+            "2026-05",
+            "--out",
+            pdf_path.to_str().unwrap(),
+        ],
+    );
+    assert!(out.success, "{}", out.stderr);
+    let text = pdf_text(&pdf_path);
+    for expected in [
+        "Driving logbook 2026-05",
+        "Vehicle: Kia EV6",
+        "Home",
+        "Client",
+        "business",
+        "Business: 2.0 km",
+        "Not tagged: 2.0 km",
+        "Total: 4.0 km in 2 trips",
+        "Page 1 of 1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    // Another month has no trip; a bad extension, a bad month and an unknown vehicle say
+    // what to do.
     let june = dir.path().join("june.csv");
     let out = run(
         &db,
@@ -475,7 +505,7 @@ fn the_logbook_lists_the_month_s_trips_in_local_time_with_places_and_totals_per_
         out.stderr
     );
     for (args, says) in [
-        (vec!["--month", "2026-05", "--out", "may.pdf"], "may.csv"),
+        (vec!["--month", "2026-05", "--out", "may.txt"], ".pdf"),
         (vec!["--month", "May", "--out", "may.csv"], "YYYY-MM"),
     ] {
         let mut all = vec!["logbook", "--vehicle", "v1"];
@@ -504,4 +534,91 @@ fn the_logbook_lists_the_month_s_trips_in_local_time_with_places_and_totals_per_
         "{}",
         out.stderr
     );
+}
+
+/// The text of a PDF, as `pdftotext -layout` extracts it.
+fn pdf_text(path: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils) reads the PDF back");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_month_of_trips_breaks_across_pages_with_the_header_repeated_and_totals_that_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("month.sqlite3");
+    let config = FleetConfig {
+        vehicles: 1,
+        days: 33,
+        seed: 3,
+        start_ms: T0,
+    };
+    fleetdash::commands::simulate::write_history(&config, &db).unwrap();
+    let id = fleetdash::sim::fleet::vehicles(&config)[0].id.clone();
+    let (pdf, csv) = (dir.path().join("jan.pdf"), dir.path().join("jan.csv"));
+    for out in [&pdf, &csv] {
+        let run = run(
+            &db,
+            &[
+                "logbook",
+                "--vehicle",
+                &id,
+                "--month",
+                "2026-01",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(run.success, "{}", run.stderr);
+    }
+    let (_, rows) = parse_csv(&std::fs::read_to_string(&csv).unwrap());
+    assert!(rows.len() > 150, "{} trips", rows.len());
+    let km: f64 = rows.iter().map(|r| r[7].parse::<f64>().unwrap()).sum();
+    let text = pdf_text(&pdf);
+    let pages = text.matches("Page ").count();
+    assert!(pages >= 4, "{pages} pages");
+    assert!(
+        text.contains(&format!("Page 1 of {pages}"))
+            && text.contains(&format!("Page {pages} of {pages}"))
+    );
+    assert!(
+        text.matches("Odo. start").count() >= pages - 1,
+        "the header on every page with rows"
+    );
+    let total_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Total: "))
+        .expect("a total line");
+    assert!(
+        total_line.contains(&format!("km in {} trips", rows.len())),
+        "{total_line}"
+    );
+    let total: f64 = total_line
+        .trim()
+        .trim_start_matches("Total: ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The CSV's distances are rounded to two decimals, the total is of the exact ones.
+    assert!((total - km).abs() < 0.1, "{total} against {km}");
+    // Every trip's date and start time is in the PDF, in order.
+    let mut from = 0;
+    for r in &rows {
+        let line = format!("{}   {}", r[0], r[1]);
+        let at = text[from..]
+            .find(&line)
+            .unwrap_or_else(|| panic!("{line} missing"));
+        from += at + line.len();
+    }
 }

@@ -105,24 +105,21 @@ pub fn run(db: &Path, command: TripsCommand) -> anyhow::Result<String> {
     }
 }
 
-/// `fleetdash logbook`: writes one vehicle's month of trips to `out` (`.csv`); returns what
-/// to print.
+/// `fleetdash logbook`: writes one vehicle's month of trips to `out` (`.pdf` or `.csv`);
+/// returns what to print.
 pub fn logbook(db: &Path, vehicle: &str, month: &str, out: &Path) -> anyhow::Result<String> {
     let extension = out
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("csv") => {}
-        Some("pdf") => anyhow::bail!(
-            "this version writes the logbook as CSV only (the PDF comes in a later one): give --out {}",
-            out.with_extension("csv").display()
-        ),
+    let pdf = match extension.as_deref() {
+        Some("csv") => false,
+        Some("pdf") => true,
         _ => anyhow::bail!(
-            "--out must end in .csv (a spreadsheet's file), not {}",
+            "--out must end in .pdf (to print or file) or .csv (for a spreadsheet), not {}",
             out.display()
         ),
-    }
+    };
     let conn = store::open(
         db,
         &StoreOptions {
@@ -134,9 +131,18 @@ pub fn logbook(db: &Path, vehicle: &str, month: &str, out: &Path) -> anyhow::Res
         Ok(book) => book,
         Err(problem) => anyhow::bail!(problem),
     };
-    let file = std::fs::File::create(out)
-        .map_err(|e| anyhow::anyhow!("could not write {}: {e}", out.display()))?;
-    store::logbook::write_csv(&book, std::io::BufWriter::new(file))?;
+    let cannot_write =
+        |e: std::io::Error| anyhow::anyhow!("could not write {}: {e}", out.display());
+    if pdf {
+        let settings = store::owner::fleet_settings(&conn)?;
+        let made_at = settings.zone.local_minutes(crate::domain::time::now_ms());
+        let table = store::logbook::table(&book, settings.fleet_name.as_deref(), &made_at);
+        let bytes = crate::report::pdf(&table).map_err(|e| anyhow::anyhow!(e))?;
+        std::fs::write(out, bytes).map_err(cannot_write)?;
+    } else {
+        let file = std::fs::File::create(out).map_err(cannot_write)?;
+        store::logbook::write_csv(&book, std::io::BufWriter::new(file))?;
+    }
     let t = &book.totals;
     Ok(format!(
         "wrote {} trips of {} in {} to {}: {:.1} km (business {:.1}, private {:.1}, commute {:.1}, not tagged {:.1})\n",

@@ -184,3 +184,61 @@ pub fn write_csv(logbook: &Logbook, out: impl Write) -> Result<(), StoreError> {
     csv.flush()?;
     Ok(())
 }
+
+/// The logbook as a printable table: the fleet's name over the vehicle and month, one line
+/// per trip, the kilometres per purpose and in all, when it was made.
+pub fn table(logbook: &Logbook, fleet_name: Option<&str>, made_at: &str) -> crate::report::Table {
+    use crate::report::Column;
+    let column = |heading, width, right| Column {
+        heading,
+        width,
+        right,
+    };
+    let km = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+    let t = &logbook.totals;
+    crate::report::Table {
+        title: format!("Driving logbook {}", logbook.month),
+        subtitle: vec![
+            fleet_name.unwrap_or("fleetdash").to_owned(),
+            format!("Vehicle: {}", logbook.vehicle),
+        ],
+        columns: vec![
+            column("Date", 60.0, false),
+            column("Start", 36.0, false),
+            column("End", 36.0, false),
+            column("From", 140.0, false),
+            column("To", 140.0, false),
+            column("Odo. start", 66.0, true),
+            column("Odo. end", 62.0, true),
+            column("km", 46.0, true),
+            column("Purpose", 56.0, false),
+            column("Note", 120.0, false),
+        ],
+        rows: logbook
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.date.clone(),
+                    l.times.0.clone(),
+                    l.times.1.clone(),
+                    l.from_to.0.clone(),
+                    l.from_to.1.clone(),
+                    km(l.odometer.0),
+                    km(l.odometer.1),
+                    format!("{:.1}", l.km),
+                    l.purpose.map(Purpose::as_str).unwrap_or("–").to_owned(),
+                    l.note.clone(),
+                ]
+            })
+            .collect(),
+        totals: vec![
+            format!("Business: {:.1} km", t.business),
+            format!("Private: {:.1} km", t.private),
+            format!("Commute: {:.1} km", t.commute),
+            format!("Not tagged: {:.1} km", t.untagged),
+            format!("Total: {:.1} km in {} trips", t.all(), logbook.lines.len()),
+        ],
+        closing: vec![format!("Made by fleetdash on {made_at}.")],
+    }
+}
