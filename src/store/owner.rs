@@ -120,6 +120,17 @@ pub enum OwnerWrite {
     },
     /// Removes the place of that name.
     RemovePlace(String),
+    /// The purpose and note of the trip containing an instant.
+    TripTag {
+        /// Smartcar vehicle id.
+        vehicle_id: String,
+        /// An instant inside the trip, ms.
+        at_ms: i64,
+        /// Its purpose (`None` clears it).
+        purpose: Option<super::trips::Purpose>,
+        /// Its note (`None` keeps it; empty clears it).
+        note: Option<String>,
+    },
 }
 
 /// Why a change was refused, in words for the owner.
@@ -185,6 +196,19 @@ pub fn apply_all(conn: &mut Connection, changes: &[OwnerWrite]) -> Result<(), Ow
 
 fn write(tx: &Connection, change: &OwnerWrite) -> Result<(), OwnerError> {
     match change {
+        OwnerWrite::TripTag {
+            vehicle_id,
+            at_ms,
+            purpose,
+            note,
+        } => {
+            known_vehicle(tx, vehicle_id)?;
+            match super::trips::tag_in(tx, vehicle_id, *at_ms, *purpose, note.as_deref()) {
+                Ok(_) => {}
+                Err(super::trips::TagError::NoTrip(why)) => return Err(OwnerError::Invalid(why)),
+                Err(super::trips::TagError::Store(e)) => return Err(OwnerError::Store(e)),
+            }
+        }
         OwnerWrite::VehicleName { id, name } => {
             known_vehicle(tx, id)?;
             let name = name.trim();

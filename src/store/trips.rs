@@ -172,14 +172,27 @@ pub fn tag(
     note: Option<&str>,
 ) -> Result<Trip, TagError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let trips = vehicle_trips(&tx, vehicle_id)?;
+    let trip = tag_in(&tx, vehicle_id, at_ms, purpose, note)?;
+    tx.commit()?;
+    Ok(trip)
+}
+
+/// [`tag`] inside the caller's transaction (the owner-writes channel's).
+pub fn tag_in(
+    tx: &Connection,
+    vehicle_id: &str,
+    at_ms: i64,
+    purpose: Option<Purpose>,
+    note: Option<&str>,
+) -> Result<Trip, TagError> {
+    let trips = vehicle_trips(tx, vehicle_id)?;
     let Some(found) = trips.iter().find(|t| t.trip.contains(at_ms)) else {
         return Err(TagError::NoTrip(no_trip_message(vehicle_id, at_ms, &trips)));
     };
     let trip = &found.trip;
     // Keep the anchor of a tag already on this trip; a new one sits in its middle, where
     // late data moving either end leaves it inside.
-    let existing = tags(&tx, vehicle_id)?
+    let existing = tags(tx, vehicle_id)?
         .into_iter()
         .filter(|t| trip.contains(t.at_ms))
         .max_by_key(|t| t.changed_at_ms);
@@ -215,9 +228,7 @@ pub fn tag(
             ],
         )?;
     }
-    let trip = trip.clone();
-    tx.commit()?;
-    Ok(trip)
+    Ok(trip.clone())
 }
 
 fn no_trip_message(vehicle_id: &str, at_ms: i64, trips: &[TaggedTrip]) -> String {

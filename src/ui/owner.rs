@@ -139,6 +139,11 @@ impl OwnerWrites {
         self.sent
     }
 
+    /// The writes not settled yet, oldest first (pages show their own over what they read).
+    pub fn pending(&self) -> impl Iterator<Item = &OwnerWrite> {
+        self.pending.iter().map(|(_, write)| write)
+    }
+
     /// True while some write has not reached an answer.
     pub fn any_pending(&self) -> bool {
         !self.pending.is_empty()
@@ -213,6 +218,8 @@ impl FleetSnapshot {
                 self.places.push(place.clone());
             }
             OwnerWrite::RemovePlace(name) => self.places.retain(|p| &p.name != name),
+            // Trips are not in the snapshot: the vehicle page lays these over its own.
+            OwnerWrite::TripTag { .. } => {}
         }
     }
 }
@@ -229,5 +236,6 @@ fn what(write: &OwnerWrite) -> &'static str {
         OwnerWrite::TimeZone(_) => "The time zone",
         OwnerWrite::Place { .. } => "The place",
         OwnerWrite::RemovePlace(_) => "The removal of the place",
+        OwnerWrite::TripTag { .. } => "The trip's purpose and note",
     }
 }

@@ -75,6 +75,8 @@ pub struct VehicleDetails {
     pub sessions: Vec<Session>,
     /// Errors Smartcar reported, newest first.
     pub errors: Vec<data::ErrorRow>,
+    /// Trips with their purposes and notes, newest first.
+    pub trips: Vec<crate::store::trips::TaggedTrip>,
 }
 
 /// The latest deliveries, and how many there are per outcome.
@@ -222,6 +224,11 @@ fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
                     span: data::span(conn, &id)?,
                     sessions: data::sessions(conn, &id)?,
                     errors: data::errors(conn, &id, 100)?,
+                    trips: {
+                        let mut trips = crate::store::trips::vehicle_trips(conn, &id)?;
+                        trips.reverse();
+                        trips
+                    },
                 })
             })();
             Answer::Vehicle(id, details.map_err(text))

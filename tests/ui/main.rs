@@ -13,6 +13,7 @@ mod export;
 mod fleet;
 mod map;
 mod settings;
+mod trips;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;

@@ -1,11 +1,13 @@
 //! One vehicle: battery over time (local time axis, zoom and pan, quick ranges) with its
-//! charging sessions shaded, then its sessions and errors. Only the window on screen is
+//! charging sessions shaded, then its sessions, trips (with their purposes and notes) and
+//! errors. Only the window on screen is
 //! read, downsampled to the plot's width in pixels, by the reader thread. The owner sets
 //! the vehicle's name, usable capacity and charge target here.
 
 mod owner_fields;
 mod plot;
 mod tables;
+mod trips;
 
 use egui::RichText;
 use serde::{Deserialize, Serialize};
@@ -89,6 +91,22 @@ pub struct VehicleView {
     renaming: Option<String>,
     owner: owner_fields::OwnerFields,
     error: Option<String>,
+    /// Which table shows under the plot.
+    tab: Tab,
+    /// Trip notes being typed.
+    notes: trips::NoteDrafts,
+}
+
+/// The tables under the plot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    /// Charging sessions.
+    #[default]
+    Sessions,
+    /// Trips with their purposes.
+    Trips,
+    /// Errors Smartcar reported.
+    Errors,
 }
 
 impl VehicleView {

@@ -1,15 +1,16 @@
-//! The vehicle page's tables: charging sessions with their energy and cost (from the
-//! owner's capacity, places and prices), and the errors Smartcar reported.
+//! The vehicle page's tables, one tab each: charging sessions with their energy and cost
+//! (from the owner's capacity, places and prices), trips (in `trips.rs`), and the errors
+//! Smartcar reported.
 
 use egui_extras::{Column, TableBuilder};
 
-use super::VehicleView;
+use super::{Tab, VehicleView};
 use crate::store::sessions::price_at;
 use crate::ui::context::PageCx;
 use crate::ui::widgets::{energy as energy_text, local_time_ms, money};
 
 impl VehicleView {
-    pub(super) fn tables_ui(&mut self, ui: &mut egui::Ui, id: &str, cx: &PageCx) {
+    pub(super) fn tables_ui(&mut self, ui: &mut egui::Ui, id: &str, cx: &mut PageCx) {
         let Some(details) = &self.details else { return };
         let capacity = cx
             .fleet
@@ -17,9 +18,28 @@ impl VehicleView {
             .iter()
             .find(|v| v.id == id)
             .and_then(|v| v.capacity_kwh);
-        let settings = &cx.fleet.settings;
+        let settings = cx.fleet.settings.clone();
+        let places = cx.fleet.places.clone();
+        ui.horizontal(|ui| {
+            for (tab, label) in [
+                (Tab::Sessions, "Charging sessions"),
+                (Tab::Trips, "Trips"),
+                (Tab::Errors, "Errors"),
+            ] {
+                let text = egui::RichText::new(label).heading();
+                ui.selectable_value(&mut self.tab, tab, text);
+            }
+        });
+        let tab = self.tab;
+        if tab == Tab::Trips {
+            super::trips::trips_ui(ui, id, &details.trips, &mut self.notes, cx);
+            return;
+        }
         egui::ScrollArea::vertical().show(ui, |ui| {
-            ui.heading("Charging sessions");
+            if tab == Tab::Errors {
+                self::errors_ui(ui, id, details);
+                return;
+            }
             if details.sessions.is_empty() {
                 ui.label("No charging session yet.");
             } else {
@@ -43,8 +63,7 @@ impl VehicleView {
                         body.rows(row_height, details.sessions.len(), |mut row| {
                             let s = &details.sessions[row.index()];
                             let energy = capacity.and_then(|c| s.energy_kwh(c));
-                            let price =
-                                price_at(&cx.fleet.places, settings.price_per_kwh, s.position);
+                            let price = price_at(&places, settings.price_per_kwh, s.position);
                             let cost = energy.zip(price).map(|(e, p)| e * p);
                             let cells = [
                                 local_time_ms(s.started_at_ms),
@@ -73,51 +92,53 @@ impl VehicleView {
                         });
                     });
             }
-            ui.add_space(8.0);
-            ui.heading("Errors");
-            if details.errors.is_empty() {
-                ui.label("Smartcar reported no error for this vehicle.");
-                return;
-            }
-            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-            TableBuilder::new(ui)
-                .id_salt(("errors", id))
-                .striped(true)
-                .max_scroll_height(row_height * 6.0)
-                .columns(Column::auto().at_least(60.0), 5)
-                .header(row_height, |mut header| {
-                    for heading in ["When", "Type", "Code", "What Smartcar said", ""] {
-                        header.col(|ui| {
-                            ui.strong(heading);
-                        });
-                    }
-                })
-                .body(|body| {
-                    body.rows(row_height, details.errors.len(), |mut row| {
-                        let e = &details.errors[row.index()];
-                        row.col(|ui| {
-                            ui.label(local_time_ms(e.recorded_at_ms));
-                        });
-                        row.col(|ui| {
-                            ui.label(&e.error_type);
-                        });
-                        row.col(|ui| {
-                            ui.label(&e.error_code);
-                        });
-                        row.col(|ui| {
-                            ui.label(if e.description.is_empty() {
-                                "–"
-                            } else {
-                                e.description.as_str()
-                            });
-                        });
-                        row.col(|ui| {
-                            if let Some(url) = &e.resolution_url {
-                                ui.hyperlink_to("Fix it", url);
-                            }
-                        });
-                    });
-                });
         });
     }
+}
+
+/// The errors Smartcar reported, newest first.
+fn errors_ui(ui: &mut egui::Ui, id: &str, details: &crate::ui::reader::VehicleDetails) {
+    if details.errors.is_empty() {
+        ui.label("Smartcar reported no error for this vehicle.");
+        return;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    TableBuilder::new(ui)
+        .id_salt(("errors", id))
+        .striped(true)
+        .max_scroll_height(row_height * 6.0)
+        .columns(Column::auto().at_least(60.0), 5)
+        .header(row_height, |mut header| {
+            for heading in ["When", "Type", "Code", "What Smartcar said", ""] {
+                header.col(|ui| {
+                    ui.strong(heading);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, details.errors.len(), |mut row| {
+                let e = &details.errors[row.index()];
+                row.col(|ui| {
+                    ui.label(local_time_ms(e.recorded_at_ms));
+                });
+                row.col(|ui| {
+                    ui.label(&e.error_type);
+                });
+                row.col(|ui| {
+                    ui.label(&e.error_code);
+                });
+                row.col(|ui| {
+                    ui.label(if e.description.is_empty() {
+                        "–"
+                    } else {
+                        e.description.as_str()
+                    });
+                });
+                row.col(|ui| {
+                    if let Some(url) = &e.resolution_url {
+                        ui.hyperlink_to("Fix it", url);
+                    }
+                });
+            });
+        });
 }

@@ -1,0 +1,97 @@
+//! The vehicle page's Trips tab: the trips listed, a purpose and a note set in the app and
+//! found in `export trips` of the same database.
+
+use crate::*;
+use egui_kittest::kittest::Queryable;
+
+fn exported_tags(db: &Path, vehicle_id: &str) -> Vec<(String, String, String)> {
+    let conn = fleetdash::store::open_read_only(db).unwrap();
+    let mut out = Vec::new();
+    fleetdash::store::export_csv(
+        &conn,
+        fleetdash::store::ExportKind::Trips,
+        &fleetdash::store::ExportFilter {
+            vehicle_ids: vec![vehicle_id.to_owned()],
+            ..Default::default()
+        },
+        &mut out,
+    )
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[3].to_owned(), r[18].to_owned(), r[19].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_purpose_and_a_note_set_on_the_trips_tab_are_stored_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path(), 1, 2);
+    let mut harness = harness(seeded_app(&db));
+    step_until(&mut harness, "one vehicle", |app| app.vehicles().len() == 1);
+    let vehicle = harness.state().vehicles()[0].clone();
+    harness.get_by_label(&vehicle.name).click();
+    step_until(&mut harness, "its details with trips", |app| {
+        app.vehicle_view()
+            .details()
+            .is_some_and(|d| d.trips.len() > 3)
+    });
+    harness.get_by_label("Trips").click();
+    harness.run_steps(3);
+    let trips = harness
+        .state()
+        .vehicle_view()
+        .details()
+        .unwrap()
+        .trips
+        .clone();
+    let newest = &trips[0].trip;
+    use fleetdash::ui::widgets::local_time_ms;
+    assert!(has_label(&harness, &local_time_ms(newest.started_at_ms)));
+    assert!(has_label(&harness, "kWh/100 km"));
+
+    // The newest trip's purpose: the first picker on the tab.
+    harness
+        .query_all_by_role(egui::accesskit::Role::ComboBox)
+        .next()
+        .expect("a purpose picker")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("business").click();
+    harness.run_steps(2);
+    let started = fleetdash::domain::time::format_ms(newest.started_at_ms);
+    step_until(&mut harness, "the purpose in the database", |_| {
+        exported_tags(&db, &vehicle.id)
+            .iter()
+            .any(|(at, purpose, _)| *at == started && purpose == "business")
+    });
+
+    // Its note: typed, then Enter.
+    type_into(&mut harness, 2, "Client visit");
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(2);
+    step_until(&mut harness, "the note in the database", |_| {
+        exported_tags(&db, &vehicle.id)
+            .iter()
+            .any(|(at, purpose, note)| {
+                *at == started && purpose == "business" && note == "Client visit"
+            })
+    });
+    // Only that trip was tagged.
+    let tagged = exported_tags(&db, &vehicle.id)
+        .into_iter()
+        .filter(|(_, p, _)| !p.is_empty())
+        .count();
+    assert_eq!(tagged, 1);
+    // And the page shows what is stored after the next read.
+    step_until(&mut harness, "the tag read back", |app| {
+        app.vehicle_view().details().is_some_and(|d| {
+            d.trips[0].purpose == Some(fleetdash::store::trips::Purpose::Business)
+                && d.trips[0].note.as_deref() == Some("Client visit")
+        })
+    });
+}
