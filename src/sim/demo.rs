@@ -119,3 +119,42 @@ impl Drop for Demo {
         self.server.abort();
     }
 }
+
+/// Purposes an owner would have given some of the demo's trips of its history, as
+/// (vehicle id, an instant inside the trip, purpose): of every three drives, one business,
+/// one private, one left for the owner to tag. The drives are the simulation's own, so the
+/// instants fall inside the trips fleetdash will find.
+pub fn demo_trip_purposes(
+    options: &DemoOptions,
+    now_ms: i64,
+) -> Vec<(String, i64, crate::store::trips::Purpose)> {
+    use crate::store::trips::Purpose;
+    let fleet = FleetConfig {
+        vehicles: options.vehicles,
+        days: options.history_days + 1,
+        seed: options.seed,
+        start_ms: now_ms - i64::from(options.history_days) * DAY_MS,
+    };
+    let mut purposes = Vec::new();
+    for (index, spec) in crate::sim::fleet::vehicles(&fleet).into_iter().enumerate() {
+        let id = spec.id.clone();
+        let mut sim = crate::sim::fleet::VehicleSim::new(&fleet, spec, index);
+        for sample in sim.by_ref() {
+            if sample.at_ms > now_ms {
+                break;
+            }
+        }
+        for (i, trip) in sim.trips().iter().enumerate() {
+            let Some(arrived) = trip.arrived_at_ms.filter(|a| *a < now_ms) else {
+                continue;
+            };
+            let purpose = match i % 3 {
+                0 => Purpose::Business,
+                1 => Purpose::Private,
+                _ => continue,
+            };
+            purposes.push((id.clone(), (trip.parked_until_ms + arrived) / 2, purpose));
+        }
+    }
+    purposes
+}

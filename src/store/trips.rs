@@ -231,6 +231,22 @@ pub fn tag_in(
     Ok(trip.clone())
 }
 
+/// Sets a purpose anchored at `at_ms` before the trip around it is known (demo mode seeds
+/// the simulation's drives this way, ahead of their deliveries).
+pub fn seed_tag(
+    conn: &Connection,
+    vehicle_id: &str,
+    at_ms: i64,
+    purpose: Purpose,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO trip_tags(vehicle_id, at_ms, purpose, note, changed_at)
+         VALUES (?1, ?2, ?3, NULL, ?4)",
+        params![vehicle_id, at_ms, purpose.as_str(), now_ms()],
+    )?;
+    Ok(())
+}
+
 fn no_trip_message(vehicle_id: &str, at_ms: i64, trips: &[TaggedTrip]) -> String {
     let span = |t: &Trip| {
         format!(

@@ -220,6 +220,12 @@ fn run_demo(
         });
     }
     crate::store::owner::apply_all(&mut conn, &owner)?;
+    // Purposes on some of the history's trips, so the logbook and Trips tab show them.
+    for (vehicle, at_ms, purpose) in
+        crate::sim::demo::demo_trip_purposes(&options, crate::domain::time::now_ms())
+    {
+        crate::store::trips::seed_tag(&conn, &vehicle, at_ms, purpose)?;
+    }
     set(status, |s| s.ready = true);
     let (writer, _thread) = spawn_writer(conn)?;
     let token = ManagementToken::new(DEMO_MANAGEMENT_TOKEN)

@@ -69,4 +69,20 @@ fn demo_mode_shows_the_banner_and_a_living_fleet_driven_by_real_deliveries() {
     }
     harness.get_by_label("Close").click();
     harness.step();
+
+    // Some trips of the history carry purposes, as an owner's would.
+    let db = dir.path().join("demo.sqlite3");
+    step_until(&mut harness, "a business trip in the export", |_| {
+        let conn = fleetdash::store::open_read_only(&db).unwrap();
+        let mut out = Vec::new();
+        fleetdash::store::export_csv(
+            &conn,
+            fleetdash::store::ExportKind::Trips,
+            &Default::default(),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        text.contains(",business,") && text.contains(",private,")
+    });
 }

@@ -31,6 +31,8 @@ impl VehicleView {
             }
         });
         let tab = self.tab;
+        // A cell keeps its line (a time wrapped in two reads badly); columns size to fit.
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         if tab == Tab::Trips {
             super::trips::trips_ui(ui, id, &details.trips, &mut self.notes, cx);
             return;
