@@ -262,6 +262,8 @@ pub struct Totals {
     pub energy_used_kwh: Option<f64>,
     /// Distance of the trips whose energy is known (what efficiency divides by).
     pub distance_with_energy_km: f64,
+    /// Distance by purpose: business, private, commute, not tagged.
+    pub km_by_purpose: [f64; 4],
 }
 
 impl Totals {
@@ -275,6 +277,9 @@ impl Totals {
         self.distance_km += other.distance_km;
         self.energy_used_kwh = add_opt(self.energy_used_kwh, other.energy_used_kwh);
         self.distance_with_energy_km += other.distance_with_energy_km;
+        for (mine, theirs) in self.km_by_purpose.iter_mut().zip(other.km_by_purpose) {
+            *mine += theirs;
+        }
     }
 
     /// kWh per 100 km over the trips whose energy is known.
@@ -362,7 +367,15 @@ pub fn summary(
             }
             let km = t.distance().0;
             let energy = capacity.and_then(|c| t.energy_kwh(c));
+            let mut km_by_purpose = [0.0; 4];
+            km_by_purpose[match tagged.purpose {
+                Some(super::trips::Purpose::Business) => 0,
+                Some(super::trips::Purpose::Private) => 1,
+                Some(super::trips::Purpose::Commute) => 2,
+                None => 3,
+            }] = km;
             let totals = Totals {
+                km_by_purpose,
                 distance_km: km,
                 energy_used_kwh: energy,
                 distance_with_energy_km: if energy.is_some() { km } else { 0.0 },

@@ -94,4 +94,54 @@ fn a_purpose_and_a_note_set_on_the_trips_tab_are_stored_and_exported() {
                 && d.trips[0].note.as_deref() == Some("Client visit")
         })
     });
+
+    // Analytics: a click on the month's bar shows its kilometres by purpose.
+    let business_km = newest.distance().0;
+    harness.get_by_label("Back to the fleet").click();
+    harness.run_steps(2);
+    harness.get_by_label("Analytics").click();
+    step_until(&mut harness, "a month with business km", |app| {
+        app.analytics()
+            .iter()
+            .any(|r| r.vehicle_id.is_empty() && r.totals.km_by_purpose[0] > 0.0)
+    });
+    let row = harness
+        .state()
+        .analytics()
+        .iter()
+        .find(|r| r.vehicle_id.is_empty() && r.totals.km_by_purpose[0] > 0.0)
+        .unwrap()
+        .clone();
+    assert!((row.totals.km_by_purpose[0] - business_km).abs() < 1e-6);
+    harness.run_steps(2);
+    let bar = harness
+        .state()
+        .analytics_page()
+        .bar_centre(&row.period)
+        .expect("the month's bar");
+    for pressed in [None, Some(true), Some(false)] {
+        let event = match pressed {
+            None => egui::Event::PointerMoved(bar),
+            Some(pressed) => egui::Event::PointerButton {
+                pos: bar,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            },
+        };
+        harness.input_mut().events.push(event);
+        harness.step();
+    }
+    harness.step();
+    let expected = format!(
+        "Driven in {}: business {}",
+        row.period,
+        units_km(business_km)
+    );
+    assert!(has_label(&harness, &expected), "{expected}");
+}
+
+/// Kilometres as the app writes them.
+fn units_km(km: f64) -> String {
+    fleetdash::ui::settings::Units::default().distance(km)
 }

@@ -124,6 +124,21 @@ impl AnalyticsPage {
                         self.selected = None;
                     }
                 });
+                // The fleet's kilometres by purpose in that period (the logbook's totals).
+                if let Some(fleet) = self
+                    .rows
+                    .iter()
+                    .find(|r| r.period == period && r.vehicle_id.is_empty())
+                {
+                    let [business, private, commute, untagged] = fleet.totals.km_by_purpose;
+                    ui.label(format!(
+                        "Driven in {period}: business {}, private {}, commute {}, not tagged {}",
+                        units.distance(business),
+                        units.distance(private),
+                        units.distance(commute),
+                        units.distance(untagged)
+                    ));
+                }
             }
             None => hint_ui(ui, &format!("Click a bar to show only its {period_word}.")),
         }
