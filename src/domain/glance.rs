@@ -83,10 +83,13 @@ pub struct Counts {
 
 impl Counts {
     /// Counts `vehicles` at `now_ms`.
-    pub fn of<'a>(vehicles: impl IntoIterator<Item = &'a VehicleNow>, now_ms: i64) -> Counts {
+    pub fn of<V: std::borrow::Borrow<VehicleNow>>(
+        vehicles: impl IntoIterator<Item = V>,
+        now_ms: i64,
+    ) -> Counts {
         let mut counts = Counts::default();
         for vehicle in vehicles {
-            let slot = match Activity::of(vehicle, now_ms) {
+            let slot = match Activity::of(vehicle.borrow(), now_ms) {
                 Activity::Charging => &mut counts.charging,
                 Activity::PluggedIn => &mut counts.plugged_in,
                 Activity::Driving => &mut counts.driving,
@@ -255,7 +258,7 @@ mod tests {
             },
             VehicleNow::default(),
         ];
-        let counts = Counts::of(&fleet, NOW);
+        let counts = Counts::of(fleet, NOW);
         assert_eq!(
             counts,
             Counts {

@@ -267,21 +267,17 @@ impl SessionDetector {
 
 /// Sessions of one vehicle's readings, in any order, duplicates allowed.
 pub fn detect_sessions(points: &[Point]) -> Vec<Session> {
-    let mut sorted = points.to_vec();
-    sorted.sort_by_key(|p| p.at_ms);
     // The store keeps one row per moment; fold duplicates the same way here.
-    let mut merged: Vec<Point> = Vec::with_capacity(sorted.len());
-    for p in sorted {
-        match merged.last_mut() {
-            Some(last) if last.at_ms == p.at_ms => {
-                last.soc_percent = last.soc_percent.or(p.soc_percent);
-                last.plugged_in = last.plugged_in.or(p.plugged_in);
-                last.charging = last.charging.or(p.charging);
-                last.position = last.position.or(p.position);
-            }
-            _ => merged.push(p),
-        }
-    }
+    let merged = super::time::in_time_order(
+        points,
+        |p| p.at_ms,
+        |last, p| {
+            last.soc_percent = last.soc_percent.or(p.soc_percent);
+            last.plugged_in = last.plugged_in.or(p.plugged_in);
+            last.charging = last.charging.or(p.charging);
+            last.position = last.position.or(p.position);
+        },
+    );
     let mut detector = SessionDetector::new();
     for p in merged {
         detector.push(p);

@@ -72,6 +72,25 @@ pub enum TimeBound {
     Day(i64),
 }
 
+/// `points` in time order with those of the same instant merged into one (`merge` folds
+/// the later into the first kept), as the store keeps one row per vehicle and moment.
+pub fn in_time_order<P: Clone>(
+    points: &[P],
+    at_ms: impl Fn(&P) -> i64,
+    merge: impl Fn(&mut P, &P),
+) -> Vec<P> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(&at_ms);
+    let mut merged: Vec<P> = Vec::with_capacity(sorted.len());
+    for p in sorted {
+        match merged.last_mut() {
+            Some(last) if at_ms(last) == at_ms(&p) => merge(last, &p),
+            _ => merged.push(p),
+        }
+    }
+    merged
+}
+
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 

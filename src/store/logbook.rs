@@ -10,7 +10,6 @@ use super::StoreError;
 use super::export::formula_safe;
 use super::sessions::{Place, places};
 use super::trips::{Purpose, TaggedTrip, vehicle_trips_since};
-use crate::domain::geo::distance_m;
 
 /// The logbook's CSV header.
 pub const COLUMNS: [&str; 10] = [
@@ -79,15 +78,10 @@ impl Totals {
 }
 
 fn place_or_coordinates(places: &[Place], position: (f64, f64)) -> String {
-    places
-        .iter()
-        .map(|p| (distance_m(position, (p.latitude, p.longitude)), p))
-        .filter(|(d, p)| *d <= p.radius_m)
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or_else(
-            || format!("{:.5}, {:.5}", position.0, position.1),
-            |(_, p)| p.name.clone(),
-        )
+    super::trips::place_name(places, position).map_or_else(
+        || format!("{:.5}, {:.5}", position.0, position.1),
+        str::to_owned,
+    )
 }
 
 /// The logbook of `vehicle_id` for `month` (`YYYY-MM` in the fleet's time zone); `None`
@@ -102,14 +96,14 @@ pub fn logbook(
         Ok(bounds) => bounds,
         Err(problem) => return Ok(Err(problem)),
     };
-    let name: Option<String> = conn
-        .query_row(
-            "SELECT coalesce(name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, '')))
-             FROM vehicles WHERE id = ?1",
-            [vehicle_id],
-            |r| r.get(0),
-        )
-        .ok();
+    let filter = super::ExportFilter {
+        vehicle_ids: vec![vehicle_id.to_owned()],
+        ..Default::default()
+    };
+    let name = super::sessions::vehicles(conn, &filter)?
+        .into_iter()
+        .next()
+        .map(|(_, name, _)| name);
     let Some(vehicle) = name else {
         return Ok(Err(format!(
             "no vehicle {vehicle_id} in this database: `fleetdash settings` lists the vehicles it knows"

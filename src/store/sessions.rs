@@ -201,7 +201,7 @@ fn in_window(filter: &ExportFilter, at_ms: i64) -> bool {
 }
 
 /// Vehicles selected by `filter`: id, display name, capacity.
-fn vehicles(
+pub(super) fn vehicles(
     conn: &Connection,
     filter: &ExportFilter,
 ) -> Result<Vec<(String, String, Option<f64>)>, StoreError> {

@@ -307,7 +307,7 @@ pub fn history(conn: &Connection, vehicle_id: &str) -> Result<Vec<TagChange>, St
 }
 
 /// The name of the owner's place nearest `position` within its radius.
-fn place_name(places: &[Place], position: (f64, f64)) -> Option<&str> {
+pub(super) fn place_name(places: &[Place], position: (f64, f64)) -> Option<&str> {
     places
         .iter()
         .map(|p| (distance_m(position, (p.latitude, p.longitude)), p))
@@ -325,19 +325,7 @@ pub(super) fn write_trips<W: Write>(
 ) -> Result<u64, StoreError> {
     let places = places(conn)?;
     let mut count = 0;
-    let mut statement = conn.prepare(
-        "SELECT id,
-                coalesce(name, trim(coalesce(make, '') || ' ' || coalesce(model, '') || ' ' || coalesce(year, ''))),
-                capacity_kwh
-         FROM vehicles ORDER BY id",
-    )?;
-    let vehicles: Vec<(String, String, Option<f64>)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (id, name, capacity) in vehicles {
-        if !filter.vehicle_ids.is_empty() && !filter.vehicle_ids.contains(&id) {
-            continue;
-        }
+    for (id, name, capacity) in super::sessions::vehicles(conn, filter)? {
         for tagged in vehicle_trips_since(conn, &id, filter.since_ms)? {
             let t = &tagged.trip;
             if filter.since_ms.is_some_and(|s| t.started_at_ms < s)

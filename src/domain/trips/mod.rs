@@ -470,20 +470,16 @@ impl TripDetector {
 /// Trips of one vehicle's readings in any order: sorted by time, readings of the same
 /// instant merged (later values fill gaps), then detected.
 pub fn detect(points: &[Point]) -> Vec<Trip> {
-    let mut sorted = points.to_vec();
-    sorted.sort_by_key(|p| p.at_ms);
-    let mut merged: Vec<Point> = Vec::with_capacity(sorted.len());
-    for p in sorted {
-        match merged.last_mut() {
-            Some(last) if last.at_ms == p.at_ms => {
-                last.position = last.position.or(p.position);
-                last.soc_percent = last.soc_percent.or(p.soc_percent);
-                last.plugged_in = last.plugged_in.or(p.plugged_in);
-                last.odometer_km = last.odometer_km.or(p.odometer_km);
-            }
-            _ => merged.push(p),
-        }
-    }
+    let merged = super::time::in_time_order(
+        points,
+        |p| p.at_ms,
+        |last, p| {
+            last.position = last.position.or(p.position);
+            last.soc_percent = last.soc_percent.or(p.soc_percent);
+            last.plugged_in = last.plugged_in.or(p.plugged_in);
+            last.odometer_km = last.odometer_km.or(p.odometer_km);
+        },
+    );
     let mut detector = TripDetector::new();
     for p in merged {
         detector.push(p);

@@ -50,15 +50,7 @@ impl FleetPage {
             return;
         }
         let now = now_ms();
-        let counts = Counts::of(
-            cx.fleet
-                .vehicles
-                .iter()
-                .map(|v| v.now())
-                .collect::<Vec<_>>()
-                .iter(),
-            now,
-        );
+        let counts = Counts::of(cx.fleet.vehicles.iter().map(|v| v.now()), now);
         glance::summary_ui(
             ui,
             &counts,
