@@ -511,6 +511,7 @@ async fn reprocess_keeps_readings_that_never_came_from_a_delivery() {
             [],
         )
         .unwrap();
+    fleetdash::store::derived::rebuild(&server.db()).unwrap();
     assert!(run(&server.db, &["reprocess"]).success);
     let rows = export(&server.db, "battery", &["--vehicle", "polled-car"]);
     assert_eq!(
@@ -670,6 +671,7 @@ fn a_plug_in_that_started_before_the_window_and_spans_it_silently_is_not_counted
         )
         .unwrap();
     }
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     drop(conn);
     let (_, all) = parse_csv(&run(&db, &["export", "sessions"]).stdout);
     assert_eq!(all.len(), 1);

@@ -36,6 +36,7 @@ fn db_with_sessions(dir: &Path, starts: &[&str]) -> std::path::PathBuf {
         reading(t + 60 * MIN, 60.0, true, "FULLY_CHARGED");
         reading(t + 90 * MIN, 60.0, false, "NOT_CHARGING");
     }
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     db
 }
 

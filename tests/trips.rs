@@ -164,6 +164,7 @@ fn gps_distances_of_the_minute_history_are_within_2_percent_of_the_route() {
     // Without the odometer, distances come from the positions.
     conn.execute("UPDATE readings SET odometer_km = NULL", [])
         .unwrap();
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     let ids: Vec<String> = fleetdash::sim::fleet::vehicles(&config)
         .into_iter()
         .map(|s| s.id)
@@ -236,6 +237,7 @@ fn two_trips(dir: &Path) -> std::path::PathBuf {
         )
         .unwrap();
     }
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     db
 }
 
@@ -306,13 +308,22 @@ fn a_tag_is_set_changed_kept_through_late_data_and_reprocess_and_every_change_is
 
     // Late data: readings of the drive before 08:00 arrive (it left at 07:58): the trip
     // starts earlier and keeps its tag.
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut conn = store::open(&db, &StoreOptions::default()).unwrap();
     let day = fleetdash::domain::time::parse_time_text("2026-05-04T07:59:00Z").unwrap();
-    conn.execute(
-        "UPDATE readings SET longitude = 11.575 + 0.2 * 0.013_45 WHERE vehicle_id = 'v1' AND recorded_at = ?1",
-        [day],
-    )
-    .unwrap();
+    let late = fleetdash::domain::Readings {
+        locations: vec![fleetdash::domain::LocationReading {
+            recorded_at_ms: day,
+            latitude: 48.137,
+            longitude: 11.575 + 0.2 * 0.013_45,
+        }],
+        ..Default::default()
+    };
+    let mut batch = Batch::begin(&mut conn).unwrap();
+    batch
+        .store_readings("v1", None, &late, fleetdash::domain::Source::Api, None)
+        .unwrap();
+    batch.commit().unwrap();
+    drop(conn);
     let rows = trips_csv(&db);
     assert_eq!(rows[0][3], "2026-05-04T07:58:00Z");
     assert_eq!(rows[0][18], "business");

@@ -9,10 +9,12 @@
 //! Detection is a pure function of the time-ordered readings of one vehicle, so the same
 //! readings in any arrival order, with duplicates, give the same sessions.
 
+use serde::{Deserialize, Serialize};
+
 use super::ChargingState;
 
 /// One moment of one vehicle, as the `readings` table holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Point {
     /// When the vehicle recorded it, ms since the Unix epoch.
     pub at_ms: i64,
@@ -27,7 +29,7 @@ pub struct Point {
 }
 
 /// A detected charging session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// First observation of the session.
     pub started_at_ms: i64,
@@ -76,7 +78,7 @@ impl Session {
 /// charging session.
 const MIN_RISE_PERCENT: f64 = 1.0;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Open {
     session: Session,
     /// The plug state was seen (not only inferred from charging).
@@ -86,8 +88,9 @@ struct Open {
     last_charging: Option<ChargingState>,
 }
 
-/// Streams a vehicle's readings (in time order) into sessions.
-#[derive(Debug, Default)]
+/// Streams a vehicle's readings (in time order) into sessions. Its state can be saved
+/// and resumed (serde), so the store derives incrementally from a checkpoint.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct SessionDetector {
     open: Option<Open>,
     previous: Option<Point>,

@@ -56,6 +56,20 @@ impl FleetZone {
         }
     }
 
+    /// The first instant (ms) of the local day or month after the one `at_ms` falls in
+    /// (always later than `at_ms`).
+    pub fn next_period_start_ms(&self, at_ms: i64, monthly: bool) -> i64 {
+        let date = self.date_of(at_ms);
+        let next = if monthly {
+            date.with_day(1)
+                .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+        } else {
+            date.succ_opt()
+        };
+        next.map_or(i64::MAX, |next| self.start_of_day_ms(next))
+            .max(at_ms.saturating_add(1))
+    }
+
     /// The first instant (ms) of a local date. On a day that starts inside a DST gap,
     /// the first instant that exists.
     pub fn start_of_day_ms(&self, date: NaiveDate) -> i64 {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::domain::{ChargingState, Readings, Source, VehicleInfo};
+use super::moments::merge_by_time;
+use crate::domain::{Readings, Source, VehicleInfo};
 use crate::smartcar::{EventUnit, ParseError, Webhook};
 
 /// What became of a delivery.
@@ -107,6 +108,15 @@ struct VehicleTouch {
     last_seen_at: Option<i64>,
     /// The last re-authentication verdict: (needed, link, earlier link cleared).
     reauth: Option<(bool, Option<String>, bool)>,
+    /// The earliest reading time stored or removed: sessions and trips are re-derived
+    /// from there at commit.
+    derive_from: Option<i64>,
+}
+
+impl VehicleTouch {
+    fn derive_from(&mut self, at_ms: i64) {
+        self.derive_from = Some(self.derive_from.map_or(at_ms, |t| t.min(at_ms)));
+    }
 }
 
 impl<'c> Batch<'c> {
@@ -124,9 +134,26 @@ impl<'c> Batch<'c> {
         &self.tx
     }
 
-    /// Applies the vehicle updates and commits.
+    /// Re-derives every vehicle's sessions and trips at commit (`reprocess`).
+    pub(crate) fn rederive_everything(&mut self) -> rusqlite::Result<()> {
+        let ids: Vec<String> = self
+            .tx
+            .prepare("SELECT id FROM vehicles")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in ids {
+            self.vehicles.entry(id).or_default().derive_from(i64::MIN);
+        }
+        Ok(())
+    }
+
+    /// Applies the vehicle updates, re-derives the sessions and trips of the vehicles
+    /// whose readings changed, and commits.
     pub fn commit(self) -> rusqlite::Result<()> {
         for (id, touch) in &self.vehicles {
+            if let Some(from_ms) = touch.derive_from {
+                super::derived::update(&self.tx, id, from_ms)?;
+            }
             self.tx
                 .prepare_cached(
                     "INSERT INTO vehicles(id, make, model, year, first_seen_at, last_seen_at)
@@ -265,6 +292,11 @@ impl<'c> Batch<'c> {
                 .execute(params![delivery_id, old_ms])?;
         }
         for unit in &event.units {
+            // Readings at the old arrival time may be gone.
+            self.vehicles
+                .entry(unit.vehicle_id.clone())
+                .or_default()
+                .derive_from(old_ms);
             let owner: Option<i64> = self
                 .tx
                 .prepare_cached("SELECT delivery_id FROM event_keys WHERE key = ?1")?
@@ -352,6 +384,7 @@ impl<'c> Batch<'c> {
             .chain(readings.locations.iter().map(|r| r.recorded_at_ms))
             .chain(readings.odometer.iter().map(|r| r.recorded_at_ms));
         for t in times {
+            touch.derive_from(t);
             touch.first_seen_at = Some(touch.first_seen_at.map_or(t, |v| v.min(t)));
             touch.last_seen_at = Some(touch.last_seen_at.map_or(t, |v| v.max(t)));
         }
@@ -434,44 +467,4 @@ impl StoredUnits {
     pub fn is_repeat(&self, units: usize) -> bool {
         self.fresh_units == 0 && units > 0
     }
-}
-
-/// Everything known about one vehicle at one moment: one `readings` row.
-#[derive(Debug, Default)]
-struct Moment {
-    recorded_at_ms: i64,
-    battery_percent: Option<f64>,
-    range_km: Option<f64>,
-    plugged_in: Option<bool>,
-    charging_state: Option<ChargingState>,
-    position: Option<(f64, f64)>,
-    odometer_km: Option<f64>,
-}
-
-/// Folds battery, charge, location and odometer readings taken at the same moment into one row.
-fn merge_by_time(readings: &Readings) -> Vec<Moment> {
-    let mut moments: BTreeMap<i64, Moment> = BTreeMap::new();
-    fn at(moments: &mut BTreeMap<i64, Moment>, t: i64) -> &mut Moment {
-        moments.entry(t).or_insert_with(|| Moment {
-            recorded_at_ms: t,
-            ..Moment::default()
-        })
-    }
-    for r in &readings.battery {
-        let m = at(&mut moments, r.recorded_at_ms);
-        m.battery_percent = r.percent.or(m.battery_percent);
-        m.range_km = r.range_km.or(m.range_km);
-    }
-    for r in &readings.charge {
-        let m = at(&mut moments, r.recorded_at_ms);
-        m.plugged_in = r.plugged_in.or(m.plugged_in);
-        m.charging_state = r.state.or(m.charging_state);
-    }
-    for r in &readings.locations {
-        at(&mut moments, r.recorded_at_ms).position = Some((r.latitude, r.longitude));
-    }
-    for r in &readings.odometer {
-        at(&mut moments, r.recorded_at_ms).odometer_km = Some(r.km);
-    }
-    moments.into_values().collect()
 }

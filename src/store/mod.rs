@@ -7,9 +7,11 @@
 //! `fullfsync`, see [`durability_pragmas`]).
 
 pub mod archive;
+pub mod derived;
 pub mod export;
 pub mod ingest;
 pub mod logbook;
+mod moments;
 pub mod owner;
 pub mod reprocess;
 mod schema;

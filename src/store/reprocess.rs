@@ -36,6 +36,9 @@ pub fn reprocess(
         "DELETE FROM readings WHERE delivery_id IS NOT NULL;
          DELETE FROM vehicle_errors WHERE delivery_id IS NOT NULL;
          DELETE FROM event_keys;
+         DELETE FROM sessions;
+         DELETE FROM trips;
+         DELETE FROM derive_checkpoints;
          UPDATE vehicles SET needs_reauth = 0, reauth_url = NULL,
            first_seen_at = (SELECT min(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id),
            last_seen_at = (SELECT max(recorded_at) FROM readings r WHERE r.vehicle_id = vehicles.id);",
@@ -99,6 +102,7 @@ pub fn reprocess(
             ])?;
         progress(done as u64 + 1, total);
     }
+    batch.rederive_everything()?;
     batch.commit()?;
     Ok(report)
 }

@@ -156,7 +156,67 @@ const MIGRATIONS: &[&str] = &[
         new_note    TEXT
     );
     "#,
+    // 7: charging sessions and trips, materialised (derived: `store::derived` keeps them
+    // equal to a detection over every reading, re-deriving only a vehicle's tail from the
+    // latest checkpoint before the earliest reading a batch touched). `settled_at` is
+    // the reading after which nothing can change the row (MAX while provisional: an
+    // ongoing session or trip).
+    r#"
+    CREATE TABLE sessions (
+        id                   INTEGER PRIMARY KEY,
+        vehicle_id           TEXT NOT NULL,
+        started_at           INTEGER NOT NULL,
+        ended_at             INTEGER,
+        last_seen_at         INTEGER NOT NULL,
+        start_percent        REAL,
+        end_percent          REAL,
+        latitude             REAL,
+        longitude            REAL,
+        charging_minutes     REAL NOT NULL,
+        segments             INTEGER NOT NULL,
+        start_uncertainty_min REAL NOT NULL,
+        end_uncertainty_min  REAL NOT NULL,
+        inferred             INTEGER NOT NULL,
+        settled_at           INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_start ON sessions(vehicle_id, started_at);
+    CREATE INDEX sessions_by_settled ON sessions(vehicle_id, settled_at);
+
+    CREATE TABLE trips (
+        id                INTEGER PRIMARY KEY,
+        vehicle_id        TEXT NOT NULL,
+        started_at        INTEGER NOT NULL,
+        ended_at          INTEGER,
+        last_seen_at      INTEGER NOT NULL,
+        start_latitude    REAL NOT NULL,
+        start_longitude   REAL NOT NULL,
+        end_latitude      REAL NOT NULL,
+        end_longitude     REAL NOT NULL,
+        gps_km            REAL NOT NULL,
+        start_odometer_km REAL,
+        end_odometer_km   REAL,
+        start_percent     REAL,
+        end_percent       REAL,
+        gap_ms            INTEGER NOT NULL,
+        settled_at        INTEGER NOT NULL
+    );
+    CREATE INDEX trips_by_start ON trips(vehicle_id, started_at);
+    CREATE INDEX trips_by_settled ON trips(vehicle_id, settled_at);
+
+    -- The detectors' state after the reading at `at_ms` (the latest of its UTC day):
+    -- where a re-derivation resumes.
+    CREATE TABLE derive_checkpoints (
+        vehicle_id TEXT NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        state      TEXT NOT NULL,
+        PRIMARY KEY (vehicle_id, at_ms)
+    ) WITHOUT ROWID;
+    "#,
 ];
+
+/// The first version with materialised sessions and trips: a database migrated past it
+/// derives them once from its readings.
+const DERIVED_TABLES_VERSION: i64 = 7;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -178,6 +238,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for sql in MIGRATIONS.iter().skip(found.max(0) as usize) {
         tx.execute_batch(sql)?;
+    }
+    if found < DERIVED_TABLES_VERSION {
+        super::derived::rebuild_all(&tx)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

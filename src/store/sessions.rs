@@ -6,9 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::export::{formula_safe, number_cell};
 use super::{ExportFilter, StoreError};
-use crate::domain::ChargingState;
 use crate::domain::geo::distance_m;
-use crate::domain::sessions::{Point, Session, SessionDetector};
+use crate::domain::sessions::Session;
 use crate::domain::time::format_ms;
 
 /// The `meta` key of the default price per kWh.
@@ -81,72 +80,48 @@ pub fn default_price(conn: &Connection) -> Result<Option<f64>, StoreError> {
         .flatten())
 }
 
-/// Streams one vehicle's readings through the session detector.
+/// One vehicle's charging sessions, oldest first (from the materialised table).
 pub fn vehicle_sessions(conn: &Connection, vehicle_id: &str) -> Result<Vec<Session>, StoreError> {
-    vehicle_history(conn, vehicle_id, None, |_| {})
+    super::derived::sessions(conn, vehicle_id, None)
 }
 
-/// Where to start reading so that every session starting at or after `since_ms` is found
-/// as it would be from the first reading: at the last unplugged reading before it (an
-/// unplugged reading ends every session), or earlier at the last state of charge known
-/// there (a rise between deliveries needs the one before).
-fn history_start(
+/// The time of the last reading in each day or month (of the fleet's time zone) in which
+/// the vehicle has readings within the filter's window: two index look-ups a period
+/// instead of a scan of every reading.
+fn last_seen_by_period(
     conn: &Connection,
     vehicle_id: &str,
-    since_ms: Option<i64>,
-) -> Result<i64, StoreError> {
-    let Some(since_ms) = since_ms else {
-        return Ok(i64::MIN);
-    };
-    let unplugged: Option<i64> = conn.query_row(
+    zone: &crate::domain::zone::FleetZone,
+    monthly: bool,
+    filter: &ExportFilter,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let until = filter.until_ms.unwrap_or(i64::MAX);
+    let mut first = conn.prepare_cached(
+        "SELECT min(recorded_at) FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2",
+    )?;
+    let mut last = conn.prepare_cached(
         "SELECT max(recorded_at) FROM readings
-         WHERE vehicle_id = ?1 AND recorded_at < ?2 AND plugged_in = 0",
-        params![vehicle_id, since_ms],
-        |r| r.get(0),
+         WHERE vehicle_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3",
     )?;
-    let Some(unplugged) = unplugged else {
-        return Ok(i64::MIN);
-    };
-    let soc: Option<i64> = conn.query_row(
-        "SELECT max(recorded_at) FROM readings
-         WHERE vehicle_id = ?1 AND recorded_at <= ?2 AND battery_percent IS NOT NULL",
-        params![vehicle_id, unplugged],
-        |r| r.get(0),
-    )?;
-    Ok(soc.map_or(i64::MIN, |soc| soc.min(unplugged)))
-}
-
-/// Streams one vehicle's readings through the session detector, showing each reading's
-/// time to `seen` on the way. With `since_ms`, only the sessions starting from then on
-/// are sure to be complete (earlier ones may be cut), and reading starts near it.
-fn vehicle_history(
-    conn: &Connection,
-    vehicle_id: &str,
-    since_ms: Option<i64>,
-    mut seen: impl FnMut(i64),
-) -> Result<Vec<Session>, StoreError> {
-    let from = history_start(conn, vehicle_id, since_ms)?;
-    let mut statement = conn.prepare_cached(
-        "SELECT recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude
-         FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2 ORDER BY recorded_at",
-    )?;
-    let mut rows = statement.query(params![vehicle_id, from])?;
-    let mut detector = SessionDetector::new();
-    while let Some(r) = rows.next()? {
-        seen(r.get(0)?);
-        let latitude: Option<f64> = r.get(4)?;
-        let longitude: Option<f64> = r.get(5)?;
-        detector.push(Point {
-            at_ms: r.get(0)?,
-            soc_percent: r.get(1)?,
-            plugged_in: r.get(2)?,
-            charging: r
-                .get::<_, Option<String>>(3)?
-                .and_then(|s| ChargingState::parse(&s)),
-            position: latitude.zip(longitude),
-        });
+    let mut periods = Vec::new();
+    let mut from = filter.since_ms.unwrap_or(i64::MIN);
+    while let Some(at_ms) =
+        first.query_row(params![vehicle_id, from], |r| r.get::<_, Option<i64>>(0))?
+    {
+        if at_ms > until {
+            break;
+        }
+        let next = zone.next_period_start_ms(at_ms, monthly);
+        let seen: Option<i64> = last
+            .query_row(params![vehicle_id, at_ms, (next - 1).min(until)], |r| {
+                r.get(0)
+            })?;
+        if let Some(seen) = seen {
+            periods.push((zone.period_of(at_ms, monthly), seen));
+        }
+        from = next;
     }
-    Ok(detector.finish())
+    Ok(periods)
 }
 
 /// A number cell rounded to `decimals` (empty when not finite, e.g. from a capacity of `inf`).
@@ -164,7 +139,7 @@ pub(super) fn write_sessions<W: Write>(
     let pricing = Pricing::load(conn)?;
     let mut count = 0;
     for (id, name, capacity) in vehicles(conn, filter)? {
-        for s in vehicle_history(conn, &id, filter.since_ms, |_| {})? {
+        for s in super::derived::sessions(conn, &id, filter.since_ms)? {
             if !in_window(filter, s.started_at_ms) {
                 continue;
             }
@@ -325,13 +300,7 @@ pub fn summary(
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (id, name, capacity) in vehicles(conn, filter)? {
         names.insert(id.clone(), name);
-        let mut last_seen: BTreeMap<String, i64> = BTreeMap::new();
-        let sessions = vehicle_history(conn, &id, filter.since_ms, |at_ms| {
-            if in_window(filter, at_ms) {
-                last_seen.insert(zone.period_of(at_ms, monthly), at_ms);
-            }
-        })?;
-        for (period, at_ms) in last_seen {
+        for (period, at_ms) in last_seen_by_period(conn, &id, &zone, monthly, filter)? {
             table
                 .entry(period)
                 .or_default()
@@ -339,7 +308,7 @@ pub fn summary(
                 .or_default()
                 .last_seen_ms = Some(at_ms);
         }
-        for s in sessions
+        for s in super::derived::sessions(conn, &id, filter.since_ms)?
             .iter()
             .filter(|s| in_window(filter, s.started_at_ms))
         {

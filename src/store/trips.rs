@@ -1,7 +1,7 @@
 //! Trips from the readings, with the owner's purposes and notes.
 //!
-//! Trips are derived (detected afresh from the readings on every read, so late data and
-//! `reprocess` move their ends); purposes and notes are owner data in `trip_tags`, each
+//! Trips are derived (materialised by [`super::derived`] as readings arrive, so late data
+//! and `reprocess` move their ends); purposes and notes are owner data in `trip_tags`, each
 //! anchored at an instant inside its trip, so a tag stays on its trip when late data
 //! moves the trip's ends. Every change is kept in `trip_tag_changes`.
 
@@ -14,7 +14,7 @@ use super::sessions::{Place, places};
 use super::{ExportFilter, StoreError};
 use crate::domain::geo::distance_m;
 use crate::domain::time::{format_ms, now_ms};
-use crate::domain::trips::{Point, Trip, TripDetector};
+use crate::domain::trips::Trip;
 
 /// Why a trip is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,44 +64,15 @@ pub fn vehicle_trips(conn: &Connection, vehicle_id: &str) -> Result<Vec<TaggedTr
     vehicle_trips_since(conn, vehicle_id, None)
 }
 
-/// [`vehicle_trips`], but with `since_ms` only the trips starting from then on are sure to
-/// be complete: reading starts at the last plugged-in reading before it (a plugged-in
-/// vehicle is parked, so no trip runs across it), or at the first reading when there is
-/// none.
+/// [`vehicle_trips`] starting at or after `since_ms`.
 pub fn vehicle_trips_since(
     conn: &Connection,
     vehicle_id: &str,
     since_ms: Option<i64>,
 ) -> Result<Vec<TaggedTrip>, StoreError> {
-    let from: Option<i64> = match since_ms {
-        Some(since) => conn.query_row(
-            "SELECT max(recorded_at) FROM readings
-             WHERE vehicle_id = ?1 AND recorded_at < ?2 AND plugged_in = 1",
-            params![vehicle_id, since],
-            |r| r.get(0),
-        )?,
-        None => None,
-    };
-    let mut statement = conn.prepare_cached(
-        "SELECT recorded_at, latitude, longitude, battery_percent, plugged_in, odometer_km
-         FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2 ORDER BY recorded_at",
-    )?;
-    let mut rows = statement.query(params![vehicle_id, from.unwrap_or(i64::MIN)])?;
-    let mut detector = TripDetector::new();
-    while let Some(r) = rows.next()? {
-        let latitude: Option<f64> = r.get(1)?;
-        let longitude: Option<f64> = r.get(2)?;
-        detector.push(Point {
-            at_ms: r.get(0)?,
-            position: latitude.zip(longitude),
-            soc_percent: r.get(3)?,
-            plugged_in: r.get(4)?,
-            odometer_km: r.get(5)?,
-        });
-    }
+    let trips = super::derived::trips(conn, vehicle_id, since_ms)?;
     let tags = tags(conn, vehicle_id)?;
-    Ok(detector
-        .finish()
+    Ok(trips
         .into_iter()
         .map(|trip| {
             // The tag anchored inside the trip (the latest change if late data merged two).

@@ -187,7 +187,9 @@ fn data_version(conn: &Connection) -> Option<i64> {
     conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
 }
 
-fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
+/// Answers one query as the reader thread does (benchmarks time it; `writes_done` is the
+/// owner-writes count noted for a fleet read).
+pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
     let text = |e: crate::store::StoreError| format!("Cannot read the data: {e}");
     match query {
         Query::Fleet => {

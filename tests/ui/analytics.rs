@@ -33,6 +33,7 @@ fn db_with_sessions(dir: &Path, starts: &[&str]) -> PathBuf {
             .unwrap();
         }
     }
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     db
 }
 

@@ -151,6 +151,8 @@ fn the_glance_counts_the_fleet_draws_sparklines_sums_the_month_and_lists_what_ne
         rusqlite::params![ids[2], now + 60_000],
     )
     .unwrap();
+    // Rows written past the store's batches: derive sessions and trips from them.
+    fleetdash::store::derived::rebuild(&conn).unwrap();
     drop(conn);
 
     let mut harness = harness(seeded_app(&db));

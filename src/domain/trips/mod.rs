@@ -16,6 +16,8 @@
 //! Detection is a pure function of one vehicle's time-ordered readings; [`detect`] sorts and
 //! merges duplicates first, so any arrival order gives the same trips.
 
+use serde::{Deserialize, Serialize};
+
 use super::geo::distance_m;
 
 /// Leaving the parked place by more than this starts a trip; staying within it ends one.
@@ -60,7 +62,7 @@ impl DistanceSource {
 }
 
 /// A detected trip.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trip {
     /// The last reading at the parked place before leaving.
     pub started_at_ms: i64,
@@ -129,7 +131,7 @@ impl Trip {
 
 // One per detector: the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum State {
     /// Nothing read yet with a position.
     Unknown,
@@ -146,7 +148,7 @@ enum State {
 
 /// Where a moving vehicle may have stopped: its first reading there, and the first
 /// odometer read there.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Halt {
     at_ms: i64,
     place: (f64, f64),
@@ -165,7 +167,8 @@ const DRIVING_DROP_PERCENT: f64 = 0.5;
 const STOOD_KM_PER_H: f64 = 5.0;
 
 /// The streaming detector: push readings in time order, then [`TripDetector::finish`].
-#[derive(Debug)]
+/// Its state can be saved and resumed (serde), so the store derives incrementally.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TripDetector {
     state: State,
     plugged: Option<bool>,
@@ -456,6 +459,14 @@ impl TripDetector {
         // Else the first odometer read while it stands there.
         self.end_odometer_open = halt.odometer_km.is_none();
         self.trips.push(trip);
+    }
+
+    /// Trips that no later reading can change, taken out of the detector (for streaming):
+    /// every finished trip but one still waiting for its end's odometer.
+    pub fn take_settled(&mut self) -> Vec<Trip> {
+        let keep = usize::from(self.end_odometer_open).min(self.trips.len());
+        let settled = self.trips.len() - keep;
+        self.trips.drain(..settled).collect()
     }
 
     /// The trips found; the last one is ongoing if the vehicle was still moving.
