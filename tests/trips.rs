@@ -547,22 +547,6 @@ fn the_logbook_lists_the_month_s_trips_in_local_time_with_places_and_totals_per_
     );
 }
 
-/// The text of a PDF, as `pdftotext -layout` extracts it.
-fn pdf_text(path: &Path) -> String {
-    let out = std::process::Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian poppler-utils) reads the PDF back");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn a_month_of_trips_breaks_across_pages_with_the_header_repeated_and_totals_that_add_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -631,5 +615,91 @@ fn a_month_of_trips_breaks_across_pages_with_the_header_repeated_and_totals_that
             .find(&line)
             .unwrap_or_else(|| panic!("{line} missing"));
         from += at + line.len();
+    }
+}
+
+/// `deliveries` moved up to 60 places each (xorshift from `seed`), every 7th sent twice.
+fn shuffled_with_repeats(
+    deliveries: &[fleetdash::sim::schedule::Delivery],
+    seed: u64,
+) -> Vec<fleetdash::sim::schedule::Delivery> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out = deliveries.to_vec();
+    for i in 0..out.len() {
+        let j = (i + (next() % 60) as usize).min(out.len() - 1);
+        out.swap(i, j);
+    }
+    out.extend(deliveries.iter().step_by(7).cloned());
+    out
+}
+
+/// Every vehicle's materialised sessions and trips equal a detection over all its readings.
+fn assert_materialised_equal_full(db: &Path) -> (usize, usize) {
+    let conn = store::open(db, &StoreOptions::default()).unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM vehicles ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let (mut sessions, mut trips) = (0, 0);
+    for id in &ids {
+        let (full_sessions, full_trips) = store::derived::detect_all(&conn, id).unwrap();
+        assert_eq!(
+            store::derived::sessions(&conn, id, None).unwrap(),
+            full_sessions
+        );
+        assert_eq!(store::derived::trips(&conn, id, None).unwrap(), full_trips);
+        sessions += full_sessions.len();
+        trips += full_trips.len();
+    }
+    (sessions, trips)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuffled_and_repeated_deliveries_over_http_derive_the_trips_and_sessions_of_an_in_order_ingest()
+ {
+    for format in [Format::V4, Format::V2] {
+        let config = fleet_config(31, 2, 4);
+        let deliveries = fleet_deliveries(&config, format);
+        // The reference: every delivery in order, in one transaction.
+        let dir = tempfile::tempdir().unwrap();
+        let reference = dir.path().join("in-order.sqlite3");
+        {
+            let mut conn = store::open(&reference, &StoreOptions::default()).unwrap();
+            let mut batch = Batch::begin(&mut conn).unwrap();
+            for d in &deliveries {
+                batch
+                    .ingest(d.at_ms, &d.body, &parse_webhook(&d.body, d.at_ms))
+                    .unwrap();
+            }
+            batch.commit().unwrap();
+        }
+        // Over real HTTP, out of order, with Smartcar's repeats, eight at once.
+        let server = TestServer::start().await;
+        deliver_acknowledged(&server.webhook_url(), shuffled_with_repeats(&deliveries, 7)).await;
+
+        let (sessions, trips) = assert_materialised_equal_full(&server.db);
+        assert!(
+            sessions >= 2 && trips >= 8,
+            "{format:?}: {sessions} sessions, {trips} trips"
+        );
+        if format == Format::V4 {
+            // v4 dates every value itself, so both databases hold the same readings and
+            // must export the same trips and sessions (v2 dates some values by arrival).
+            for kind in ["trips", "sessions"] {
+                let served = run(&server.db, &["export", kind]);
+                let in_order = run(&reference, &["export", kind]);
+                assert!(served.success && in_order.success, "{}", served.stderr);
+                assert_eq!(served.stdout, in_order.stdout, "{kind}");
+            }
+        }
     }
 }
