@@ -66,6 +66,9 @@ enum Command {
         /// Write the CSV to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Only this driver's home sessions (with `reimbursement`).
+        #[arg(long, value_name = "NAME")]
+        driver: Option<String>,
     },
     /// Run the simulated fleet: write its history into a database (--db) or deliver it as
     /// signed webhooks to a callback server (--url).
@@ -139,6 +142,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::trips::TripsCommand,
     },
+    /// Drivers (home, rates, off-peak window) and who drives which vehicle when.
+    Drivers {
+        /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
+        #[arg(long, env = "FLEETDASH_DB", global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        command: commands::drivers::DriversCommand,
+    },
+    /// Writes a driver's home-charging statement for a month (PDF or CSV), or every driver's.
+    Statement(commands::statement::StatementArgs),
     /// Sign in with Smartcar Connect (in the browser) and connect vehicles.
     Login {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -277,6 +290,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             since,
             until,
             out,
+            driver,
         }) => {
             let rows = commands::export::run(commands::export::ExportOptions {
                 kind,
@@ -285,6 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 since,
                 until,
                 out: out.clone(),
+                driver,
             })?;
             commands::export::report(rows, out.as_deref());
             Ok(ExitCode::SUCCESS)
@@ -374,6 +389,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Trips { db, command }) => {
             let text = commands::trips::run(&db.unwrap_or_else(default_db_path), command)?;
             print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Drivers { db, command }) => {
+            print!(
+                "{}",
+                commands::drivers::run(&db.unwrap_or_else(default_db_path), command)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Statement(args)) => {
+            let db = args.db.clone().unwrap_or_else(default_db_path);
+            print!("{}", commands::statement::run(args, &db)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Login { db, no_browser }) => account_command(|account| async move {

@@ -25,6 +25,8 @@ pub struct ExportOptions {
     pub until: Option<TimeBound>,
     /// Write here instead of stdout.
     pub out: Option<PathBuf>,
+    /// Only this driver (reimbursement).
+    pub driver: Option<String>,
 }
 
 /// Runs the export; returns the number of data rows written.
@@ -33,7 +35,13 @@ pub fn run(options: ExportOptions) -> anyhow::Result<u64> {
         vehicle_ids: options.vehicles.clone(),
         since_ms: options.since.map(TimeBound::since_ms),
         until_ms: options.until.map(TimeBound::until_ms),
+        driver: options.driver.clone(),
     };
+    if filter.driver.is_some() && options.kind != ExportKind::Reimbursement {
+        bail!(
+            "--driver selects rows of `export reimbursement` only: drop it, or export reimbursement"
+        );
+    }
     if let (Some(since), Some(until)) = (filter.since_ms, filter.until_ms)
         && since > until
     {

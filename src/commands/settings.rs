@@ -72,6 +72,17 @@ pub enum SettingsChange {
         /// Price per kWh here (default price when omitted).
         #[arg(long, value_name = "PRICE", allow_hyphen_values = true)]
         price_per_kwh: Option<f64>,
+        /// Price per kWh here inside the off-peak window.
+        #[arg(
+            long,
+            value_name = "P",
+            allow_hyphen_values = true,
+            requires = "off_peak"
+        )]
+        off_peak_rate: Option<f64>,
+        /// The off-peak window in the fleet's time zone, HH:MM-HH:MM (may cross midnight).
+        #[arg(long, value_name = "HH:MM-HH:MM", value_parser = crate::domain::tariff::Window::parse, requires = "off_peak_rate")]
+        off_peak: Option<crate::domain::tariff::Window>,
     },
     /// Remove a charging place.
     RemovePlace {
@@ -128,6 +139,8 @@ impl SettingsChange {
                 lon,
                 radius_m,
                 price_per_kwh,
+                off_peak_rate,
+                off_peak,
             } => vec![OwnerWrite::Place {
                 replaces: None,
                 place: Place {
@@ -136,6 +149,7 @@ impl SettingsChange {
                     longitude: lon,
                     radius_m,
                     price_per_kwh,
+                    off_peak: off_peak.zip(off_peak_rate),
                 },
             }],
             SettingsChange::RemovePlace { name } => vec![OwnerWrite::RemovePlace(name)],
@@ -210,14 +224,18 @@ fn describe(conn: &Connection) -> anyhow::Result<String> {
     text.push_str("places:\n");
     for place in places(conn)? {
         text.push_str(&format!(
-            "  {}  {:.5}, {:.5}  within {} m  price {}\n",
+            "  {}  {:.5}, {:.5}  within {} m  price {}{}\n",
             place.name,
             place.latitude,
             place.longitude,
             place.radius_m,
             place
                 .price_per_kwh
-                .map_or("default".to_owned(), |p| p.to_string())
+                .map_or("default".to_owned(), |p| p.to_string()),
+            place.off_peak.map_or(String::new(), |(w, p)| format!(
+                "  off-peak {} {p}",
+                w.text()
+            ))
         ));
     }
     Ok(text)

@@ -6,6 +6,7 @@ pub mod glance;
 pub mod money;
 pub mod reading;
 pub mod sessions;
+pub mod tariff;
 pub mod time;
 pub mod trips;
 pub mod units;

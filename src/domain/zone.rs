@@ -56,6 +56,25 @@ impl FleetZone {
         }
     }
 
+    /// The instant (ms) of `minutes` past local midnight of `date`. A local time that a
+    /// DST change skips is taken as the first minute after it that exists; one that
+    /// occurs twice, as the first.
+    pub fn at_local_minutes(&self, date: NaiveDate, minutes: u32) -> i64 {
+        let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let wanted = midnight + chrono::Duration::minutes(i64::from(minutes));
+        // No zone skips more than a few hours.
+        (0..=240)
+            .find_map(|skip| {
+                self.0
+                    .from_local_datetime(&(wanted + chrono::Duration::minutes(skip)))
+                    .earliest()
+            })
+            .map_or_else(
+                || wanted.and_utc().timestamp_millis(),
+                |t| t.timestamp_millis(),
+            )
+    }
+
     /// The first instant (ms) of the local day or month after the one `at_ms` falls in
     /// (always later than `at_ms`).
     pub fn next_period_start_ms(&self, at_ms: i64, monthly: bool) -> i64 {

@@ -32,6 +32,8 @@ pub enum ExportKind {
     Monthly,
     /// Trips, detected from the readings, with the owner's purposes and notes.
     Trips,
+    /// Home charging sessions of each driver, priced at their rates.
+    Reimbursement,
 }
 
 impl ExportKind {
@@ -113,6 +115,7 @@ impl ExportKind {
                 "note",
                 "status",
             ],
+            ExportKind::Reimbursement => &super::reimbursement::COLUMNS,
             ExportKind::Errors => &[
                 "vehicle_id",
                 "vehicle_name",
@@ -149,9 +152,11 @@ impl ExportKind {
                     "resolution_url",
                 ],
             )),
-            ExportKind::Sessions | ExportKind::Daily | ExportKind::Monthly | ExportKind::Trips => {
-                None
-            }
+            ExportKind::Sessions
+            | ExportKind::Daily
+            | ExportKind::Monthly
+            | ExportKind::Trips
+            | ExportKind::Reimbursement => None,
         }
     }
 }
@@ -165,6 +170,8 @@ pub struct ExportFilter {
     pub since_ms: Option<i64>,
     /// Only rows recorded at or before this (ms since the epoch).
     pub until_ms: Option<i64>,
+    /// Only this driver's rows (reimbursement).
+    pub driver: Option<String>,
 }
 
 /// Writes the CSV for `kind` to `out`, row by row; returns the number of data rows.
@@ -181,6 +188,9 @@ pub fn export_csv(
             ExportKind::Daily => super::sessions::write_summary(conn, filter, false, &mut csv)?,
             ExportKind::Monthly => super::sessions::write_summary(conn, filter, true, &mut csv)?,
             ExportKind::Trips => super::trips::write_trips(conn, filter, &mut csv)?,
+            ExportKind::Reimbursement => {
+                super::reimbursement::write_reimbursement(conn, filter, &mut csv)?
+            }
             _ => super::sessions::write_sessions(conn, filter, &mut csv)?,
         };
         csv.flush()?;

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use super::StoreError;
 use super::export::formula_safe;
-use super::sessions::{Place, places};
+use super::sessions::Place;
 use super::trips::{Purpose, TaggedTrip, vehicle_trips_since};
 
 /// The logbook's CSV header.
@@ -109,7 +109,7 @@ pub fn logbook(
             "no vehicle {vehicle_id} in this database: `fleetdash settings` lists the vehicles it knows"
         )));
     };
-    let places = places(conn)?;
+    let places = super::trips::places_and_homes(conn)?;
     let trips: Vec<TaggedTrip> = vehicle_trips_since(conn, vehicle_id, Some(start))?
         .into_iter()
         .filter(|t| (start..end).contains(&t.trip.started_at_ms))

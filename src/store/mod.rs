@@ -8,14 +8,17 @@
 
 pub mod archive;
 pub mod derived;
+pub mod drivers;
 pub mod export;
 pub mod ingest;
 pub mod logbook;
 mod moments;
 pub mod owner;
+pub mod reimbursement;
 pub mod reprocess;
 mod schema;
 pub mod sessions;
+pub mod statement;
 pub mod trips;
 pub mod vehicles;
 pub mod writer;

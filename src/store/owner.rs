@@ -131,6 +131,33 @@ pub enum OwnerWrite {
         /// Its note (`None` keeps it; empty clears it).
         note: Option<String>,
     },
+    /// Adds a driver, or changes the one named `replaces`.
+    Driver {
+        /// The name of the driver this one changes, if any.
+        replaces: Option<String>,
+        /// The driver.
+        driver: super::drivers::Driver,
+    },
+    /// Removes the driver of that name and their assignments.
+    RemoveDriver(String),
+    /// Assigns a vehicle to a driver for a period.
+    Assign {
+        /// Smartcar vehicle id.
+        vehicle_id: String,
+        /// The driver's name.
+        driver: String,
+        /// From, ms (inclusive).
+        from_ms: i64,
+        /// Until, ms (exclusive); `None`: open-ended.
+        until_ms: Option<i64>,
+    },
+    /// Removes the vehicle's assignment that starts at `from_ms`.
+    Unassign {
+        /// Smartcar vehicle id.
+        vehicle_id: String,
+        /// Its start, ms.
+        from_ms: i64,
+    },
 }
 
 /// Why a change was refused, in words for the owner.
@@ -150,7 +177,7 @@ impl From<rusqlite::Error> for OwnerError {
     }
 }
 
-fn check_number(
+pub(super) fn check_number(
     what: &str,
     value: f64,
     range: std::ops::RangeInclusive<f64>,
@@ -195,7 +222,25 @@ pub fn apply_all(conn: &mut Connection, changes: &[OwnerWrite]) -> Result<(), Ow
 }
 
 fn write(tx: &Connection, change: &OwnerWrite) -> Result<(), OwnerError> {
+    use super::drivers;
     match change {
+        OwnerWrite::Driver { replaces, driver } => {
+            drivers::write_driver(tx, replaces.as_deref(), driver)?
+        }
+        OwnerWrite::RemoveDriver(name) => drivers::remove_driver(tx, name)?,
+        OwnerWrite::Assign {
+            vehicle_id,
+            driver,
+            from_ms,
+            until_ms,
+        } => {
+            known_vehicle(tx, vehicle_id)?;
+            drivers::assign(tx, vehicle_id, driver, *from_ms, *until_ms)?
+        }
+        OwnerWrite::Unassign {
+            vehicle_id,
+            from_ms,
+        } => drivers::unassign(tx, vehicle_id, *from_ms)?,
         OwnerWrite::TripTag {
             vehicle_id,
             at_ms,
@@ -275,13 +320,28 @@ fn write(tx: &Connection, change: &OwnerWrite) -> Result<(), OwnerError> {
             if let Some(price) = place.price_per_kwh {
                 check_number("the price per kWh", price, 0.0..=100.0)?;
             }
+            if let Some((_, price)) = place.off_peak {
+                check_number("the off-peak price per kWh", price, 0.0..=100.0)?;
+            }
             if let Some(old) = replaces.as_deref().filter(|old| *old != name) {
                 tx.execute("DELETE FROM places WHERE name = ?1", [old])?;
             }
             tx.execute("DELETE FROM places WHERE name = ?1", [name])?;
+            let window = place.off_peak.map(|(w, _)| w);
             tx.execute(
-                "INSERT INTO places(name, latitude, longitude, radius_m, price_per_kwh) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, place.latitude, place.longitude, place.radius_m, place.price_per_kwh],
+                "INSERT INTO places(name, latitude, longitude, radius_m, price_per_kwh,
+                    off_peak_start_min, off_peak_end_min, off_peak_rate_per_kwh)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    name,
+                    place.latitude,
+                    place.longitude,
+                    place.radius_m,
+                    place.price_per_kwh,
+                    window.map(|w| w.start_min),
+                    window.map(|w| w.end_min),
+                    place.off_peak.map(|(_, rate)| rate)
+                ],
             )?;
         }
         OwnerWrite::RemovePlace(name) => {

@@ -212,6 +212,36 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vehicle_id, at_ms)
     ) WITHOUT ROWID;
     "#,
+    // 8: drivers (owner data): home, reimbursement rate and off-peak window (minutes after
+    // local midnight; the end before the start crosses midnight), who drives which vehicle
+    // when, and an off-peak price for places too.
+    r#"
+    CREATE TABLE drivers (
+        id                    INTEGER PRIMARY KEY,
+        name                  TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        email                 TEXT,
+        home_latitude         REAL,
+        home_longitude        REAL,
+        home_radius_m         REAL NOT NULL DEFAULT 100,
+        rate_per_kwh          REAL,
+        off_peak_start_min    INTEGER,
+        off_peak_end_min      INTEGER,
+        off_peak_rate_per_kwh REAL
+    );
+
+    CREATE TABLE driver_assignments (
+        id         INTEGER PRIMARY KEY,
+        vehicle_id TEXT NOT NULL,
+        driver_id  INTEGER NOT NULL REFERENCES drivers(id),
+        from_ms    INTEGER NOT NULL,
+        until_ms   INTEGER                     -- exclusive; NULL while it lasts
+    );
+    CREATE INDEX driver_assignments_by_vehicle ON driver_assignments(vehicle_id, from_ms);
+
+    ALTER TABLE places ADD COLUMN off_peak_start_min INTEGER;
+    ALTER TABLE places ADD COLUMN off_peak_end_min INTEGER;
+    ALTER TABLE places ADD COLUMN off_peak_rate_per_kwh REAL;
+    "#,
 ];
 
 /// The first version with materialised sessions and trips: a database migrated past it

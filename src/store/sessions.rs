@@ -26,6 +26,29 @@ pub struct Place {
     pub radius_m: f64,
     /// Its price, when it differs from the default.
     pub price_per_kwh: Option<f64>,
+    /// An off-peak window with its own price, in the fleet's time zone.
+    pub off_peak: Option<(crate::domain::tariff::Window, f64)>,
+}
+
+/// The tariff of a session at `position`: the nearest place's within its radius (its price,
+/// else the default, and its off-peak window), else the default price.
+pub fn tariff_at(
+    places: &[Place],
+    default: Option<f64>,
+    position: Option<(f64, f64)>,
+) -> crate::domain::tariff::Tariff {
+    let place = position.and_then(|(lat, lon)| {
+        places
+            .iter()
+            .map(|p| (distance_m((lat, lon), (p.latitude, p.longitude)), p))
+            .filter(|(distance, p)| *distance <= p.radius_m)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, p)| p)
+    });
+    crate::domain::tariff::Tariff {
+        rate: place.and_then(|p| p.price_per_kwh).or(default),
+        off_peak: place.and_then(|p| p.off_peak),
+    }
 }
 
 /// The price for a session at `position`: the nearest place's within its radius, else the
@@ -52,16 +75,25 @@ pub fn price_at(
 /// The places the owner defined.
 pub fn places(conn: &Connection) -> Result<Vec<Place>, StoreError> {
     let mut statement = conn.prepare(
-        "SELECT name, latitude, longitude, radius_m, price_per_kwh FROM places ORDER BY id",
+        "SELECT name, latitude, longitude, radius_m, price_per_kwh, off_peak_start_min,
+                off_peak_end_min, off_peak_rate_per_kwh
+         FROM places ORDER BY id",
     )?;
     let places = statement
         .query_map([], |r| {
+            let window = match (r.get::<_, Option<u32>>(5)?, r.get::<_, Option<u32>>(6)?) {
+                (Some(start_min), Some(end_min)) => {
+                    Some(crate::domain::tariff::Window { start_min, end_min })
+                }
+                _ => None,
+            };
             Ok(Place {
                 name: r.get(0)?,
                 latitude: r.get(1)?,
                 longitude: r.get(2)?,
                 radius_m: r.get(3)?,
                 price_per_kwh: r.get(4)?,
+                off_peak: window.zip(r.get::<_, Option<f64>>(7)?),
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -144,7 +176,7 @@ pub(super) fn write_sessions<W: Write>(
                 continue;
             }
             let energy = capacity.and_then(|c| s.energy_kwh(c));
-            let cost = pricing.cost(energy, s.position);
+            let cost = pricing.cost(conn, &id, &s, capacity)?;
             let cell = |v: Option<f64>, d: i32| v.map(|v| rounded(v, d)).unwrap_or_default();
             csv.write_record([
                 formula_safe(&id).into_owned(),
@@ -199,6 +231,7 @@ pub(super) fn vehicles(
 struct Pricing {
     places: Vec<Place>,
     default: Option<f64>,
+    zone: crate::domain::zone::FleetZone,
 }
 
 impl Pricing {
@@ -206,13 +239,27 @@ impl Pricing {
         Ok(Pricing {
             places: places(conn)?,
             default: default_price(conn)?,
+            zone: super::owner::fleet_zone(conn)?,
         })
     }
 
-    fn cost(&self, energy_kwh: Option<f64>, position: Option<(f64, f64)>) -> Option<f64> {
-        energy_kwh
-            .zip(price_at(&self.places, self.default, position))
-            .map(|(e, p)| e * p)
+    /// What `session` of a vehicle of `capacity` cost: at a place with an off-peak window,
+    /// each part at the price in force when it was added.
+    fn cost(
+        &self,
+        conn: &Connection,
+        vehicle_id: &str,
+        session: &Session,
+        capacity: Option<f64>,
+    ) -> Result<Option<f64>, StoreError> {
+        let Some(capacity) = capacity else {
+            return Ok(None);
+        };
+        let tariff = tariff_at(&self.places, self.default, session.position);
+        Ok(super::reimbursement::price_session(
+            conn, &self.zone, vehicle_id, session, capacity, &tariff,
+        )?
+        .and_then(|p| p.amount))
     }
 }
 
@@ -316,7 +363,7 @@ pub fn summary(
             let totals = Totals {
                 sessions: 1,
                 energy_kwh: energy,
-                cost: pricing.cost(energy, s.position),
+                cost: pricing.cost(conn, &id, s, capacity)?,
                 plugged_hours: s.duration_min() / 60.0,
                 charging_hours: s.charging_minutes / 60.0,
                 last_seen_ms: None,

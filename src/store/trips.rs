@@ -277,6 +277,25 @@ pub fn history(conn: &Connection, vehicle_id: &str) -> Result<Vec<TagChange>, St
     Ok(changes)
 }
 
+/// The owner's places and the drivers' homes (named `Home of NAME`), for naming where a
+/// trip starts and ends.
+pub(super) fn places_and_homes(conn: &Connection) -> Result<Vec<Place>, StoreError> {
+    let mut all = places(conn)?;
+    for driver in super::drivers::drivers(conn)? {
+        if let Some(home) = driver.home {
+            all.push(Place {
+                name: format!("Home of {}", driver.name),
+                latitude: home.latitude,
+                longitude: home.longitude,
+                radius_m: home.radius_m,
+                price_per_kwh: None,
+                off_peak: None,
+            });
+        }
+    }
+    Ok(all)
+}
+
 /// The name of the owner's place nearest `position` within its radius.
 pub(super) fn place_name(places: &[Place], position: (f64, f64)) -> Option<&str> {
     places
@@ -294,7 +313,8 @@ pub(super) fn write_trips<W: Write>(
     filter: &ExportFilter,
     csv: &mut csv::Writer<W>,
 ) -> Result<u64, StoreError> {
-    let places = places(conn)?;
+    let places = places_and_homes(conn)?;
+    let assignments = super::drivers::assignments(conn)?;
     let mut count = 0;
     for (id, name, capacity) in super::sessions::vehicles(conn, filter)? {
         for tagged in vehicle_trips_since(conn, &id, filter.since_ms)? {
@@ -322,7 +342,11 @@ pub(super) fn write_trips<W: Write>(
             csv.write_record([
                 formula_safe(&id).into_owned(),
                 formula_safe(&name).into_owned(),
-                String::new(),
+                formula_safe(
+                    super::drivers::driver_at(&assignments, &id, t.started_at_ms)
+                        .unwrap_or_default(),
+                )
+                .into_owned(),
                 format_ms(t.started_at_ms),
                 t.ended_at_ms.map(format_ms).unwrap_or_default(),
                 number_cell((t.duration_min() * 10.0).round() / 10.0),

@@ -216,9 +216,11 @@ fn run_demo(
                 longitude: first.depot.1,
                 radius_m: 300.0,
                 price_per_kwh: Some(0.22),
+                off_peak: None,
             },
         });
     }
+    owner.extend(demo_drivers(&specs, options.history_days));
     crate::store::owner::apply_all(&mut conn, &owner)?;
     // Purposes on some of the history's trips, so the logbook and Trips tab show them.
     for (vehicle, at_ms, purpose) in
@@ -323,4 +325,53 @@ fn run_local(
         set(status, |s| s.writer = None);
         Ok(())
     })
+}
+
+/// Drivers for the demo: one for every car but the first (it sleeps at the company's
+/// depot), living where their car sleeps, each driving it since before the history began,
+/// so statements show home charging on first start. The first driver has a night tariff.
+fn demo_drivers(
+    specs: &[crate::sim::fleet::VehicleSpec],
+    history_days: u32,
+) -> Vec<crate::store::owner::OwnerWrite> {
+    use crate::store::drivers::{Driver, Home};
+    use crate::store::owner::OwnerWrite;
+    const NAMES: [&str; 6] = [
+        "Anna Berg",
+        "Ben Okafor",
+        "Chiara Rossi",
+        "Deniz Yilmaz",
+        "Emma Novak",
+        "Farid Haddad",
+    ];
+    let since =
+        crate::domain::time::now_ms() - (i64::from(history_days) + 1) * crate::domain::time::DAY_MS;
+    let night = crate::domain::tariff::Window {
+        start_min: 22 * 60,
+        end_min: 6 * 60,
+    };
+    let mut writes = Vec::new();
+    for (i, (spec, name)) in specs.iter().skip(1).zip(NAMES).enumerate() {
+        writes.push(OwnerWrite::Driver {
+            replaces: None,
+            driver: Driver {
+                name: name.to_owned(),
+                email: None,
+                home: Some(Home {
+                    latitude: spec.depot.0,
+                    longitude: spec.depot.1,
+                    radius_m: 150.0,
+                }),
+                rate_per_kwh: Some(0.32),
+                off_peak: (i == 0).then_some((night, 0.21)),
+            },
+        });
+        writes.push(OwnerWrite::Assign {
+            vehicle_id: spec.id.clone(),
+            driver: name.to_owned(),
+            from_ms: since,
+            until_ms: None,
+        });
+    }
+    writes
 }

@@ -220,6 +220,11 @@ impl FleetSnapshot {
             OwnerWrite::RemovePlace(name) => self.places.retain(|p| &p.name != name),
             // Trips are not in the snapshot: the vehicle page lays these over its own.
             OwnerWrite::TripTag { .. } => {}
+            // Drivers are not in the snapshot either: their page reads them.
+            OwnerWrite::Driver { .. }
+            | OwnerWrite::RemoveDriver(_)
+            | OwnerWrite::Assign { .. }
+            | OwnerWrite::Unassign { .. } => {}
         }
     }
 }
@@ -237,5 +242,9 @@ fn what(write: &OwnerWrite) -> &'static str {
         OwnerWrite::Place { .. } => "The place",
         OwnerWrite::RemovePlace(_) => "The removal of the place",
         OwnerWrite::TripTag { .. } => "The trip's purpose and note",
+        OwnerWrite::Driver { .. } => "The driver",
+        OwnerWrite::RemoveDriver(_) => "The removal of the driver",
+        OwnerWrite::Assign { .. } => "The assignment",
+        OwnerWrite::Unassign { .. } => "The removal of the assignment",
     }
 }

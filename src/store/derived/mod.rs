@@ -270,14 +270,25 @@ pub fn sessions(
     vehicle_id: &str,
     since_ms: Option<i64>,
 ) -> Result<Vec<Session>, StoreError> {
+    sessions_started(conn, vehicle_id, since_ms.unwrap_or(i64::MIN), i64::MAX)
+}
+
+/// One vehicle's sessions that started in `[from_ms, to_ms]`, oldest first.
+pub fn sessions_started(
+    conn: &Connection,
+    vehicle_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Session>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT started_at, ended_at, last_seen_at, start_percent, end_percent, latitude,
                 longitude, charging_minutes, segments, start_uncertainty_min,
                 end_uncertainty_min, inferred
-         FROM sessions WHERE vehicle_id = ?1 AND started_at >= ?2 ORDER BY started_at, id",
+         FROM sessions WHERE vehicle_id = ?1 AND started_at >= ?2 AND started_at <= ?3
+         ORDER BY started_at, id",
     )?;
     let rows = statement
-        .query_map(params![vehicle_id, since_ms.unwrap_or(i64::MIN)], |r| {
+        .query_map(params![vehicle_id, from_ms, to_ms], |r| {
             let latitude: Option<f64> = r.get(5)?;
             let longitude: Option<f64> = r.get(6)?;
             Ok(Session {

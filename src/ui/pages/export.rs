@@ -15,7 +15,7 @@ use crate::ui::data::VehicleRow;
 use crate::ui::widgets::date_field_ui;
 
 /// The kinds offered, in the order shown.
-const KINDS: [(ExportKind, &str); 8] = [
+const KINDS: [(ExportKind, &str); 9] = [
     (ExportKind::Battery, "Battery"),
     (ExportKind::Charge, "Charge"),
     (ExportKind::Locations, "Locations"),
@@ -24,6 +24,7 @@ const KINDS: [(ExportKind, &str); 8] = [
     (ExportKind::Errors, "Errors"),
     (ExportKind::Daily, "Per day"),
     (ExportKind::Monthly, "Per month"),
+    (ExportKind::Reimbursement, "Home charging"),
 ];
 
 /// An export running in the background.
@@ -80,6 +81,7 @@ fn file_stem(kind: ExportKind) -> &'static str {
         ExportKind::Daily => "daily",
         ExportKind::Monthly => "monthly",
         ExportKind::Trips => "trips",
+        ExportKind::Reimbursement => "reimbursement",
     }
 }
 
@@ -142,6 +144,7 @@ impl ExportView {
             vehicle_ids: self.vehicles.iter().cloned().collect(),
             since_ms: since.map(TimeBound::since_ms),
             until_ms: until.map(TimeBound::until_ms),
+            driver: None,
         };
         if let (Some(a), Some(b)) = (filter.since_ms, filter.until_ms)
             && a > b

@@ -21,6 +21,10 @@ pub struct PlaceForm {
     pub radius_m: String,
     /// Its own price per kWh, as typed (empty: the default price).
     pub price: String,
+    /// The off-peak window, `22:00-06:00` as typed (empty: none).
+    pub off_peak: String,
+    /// The price inside it, as typed.
+    pub off_peak_price: String,
     /// Why it could not be saved.
     pub problem: Option<String>,
 }
@@ -55,6 +59,11 @@ impl PlaceForm {
                 .price_per_kwh
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
+            off_peak: place.off_peak.map(|(w, _)| w.text()).unwrap_or_default(),
+            off_peak_price: place
+                .off_peak
+                .map(|(_, p)| p.to_string())
+                .unwrap_or_default(),
             problem: None,
         }
     }
@@ -86,6 +95,13 @@ impl PlaceForm {
             longitude: number(&self.longitude, "The longitude")?,
             radius_m: number(&self.radius_m, "The radius")?,
             price_per_kwh: price,
+            off_peak: match (self.off_peak.trim(), self.off_peak_price.trim()) {
+                ("", "") => None,
+                (window, price) => Some((
+                    crate::domain::tariff::Window::parse(window)?,
+                    number(price, "The off-peak price per kWh")?,
+                )),
+            },
         };
         if !(-90.0..=90.0).contains(&place.latitude) || !(-180.0..=180.0).contains(&place.longitude)
         {
@@ -136,6 +152,20 @@ impl PlaceForm {
                         .hint_text("the default")
                         .desired_width(80.0),
                 );
+                ui.end_row();
+                ui.label("Off-peak window and price");
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.off_peak)
+                            .hint_text("22:00-06:00")
+                            .desired_width(100.0),
+                    );
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.off_peak_price)
+                            .hint_text("price")
+                            .desired_width(80.0),
+                    );
+                });
                 ui.end_row();
             });
         ui.horizontal(|ui| {
@@ -188,11 +218,13 @@ impl PlacesEditor {
                         ui.label(&place.name);
                         ui.label(format!("{:.5}, {:.5}", place.latitude, place.longitude));
                         ui.label(format!("{:.0} m", place.radius_m));
-                        ui.label(
-                            place
-                                .price_per_kwh
-                                .map_or("the default".into(), |p| currency.per_kwh(p)),
-                        );
+                        let mut price = place
+                            .price_per_kwh
+                            .map_or("the default".into(), |p| currency.per_kwh(p));
+                        if let Some((window, p)) = place.off_peak {
+                            price.push_str(&format!(", {} {}", window.text(), currency.per_kwh(p)));
+                        }
+                        ui.label(price);
                         if ui.small_button("Edit").clicked() {
                             self.form = Some(PlaceForm::edit(place));
                         }
