@@ -152,6 +152,8 @@ enum Command {
     },
     /// Writes a driver's home-charging statement for a month (PDF or CSV), or every driver's.
     Statement(commands::statement::StatementArgs),
+    /// What needs attention: open alerts (or those opened since T), the rules, changing them.
+    Alerts(commands::alerts::AlertsArgs),
     /// Sign in with Smartcar Connect (in the browser) and connect vehicles.
     Login {
         /// The database file [default: fleetdash.sqlite3 in the platform's data directory].
@@ -396,6 +398,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 commands::drivers::run(&db.unwrap_or_else(default_db_path), command)?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Alerts(args)) => {
+            let db = args.db.clone().unwrap_or_else(default_db_path);
+            print!("{}", commands::alerts::run(args, &db)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Statement(args)) => {

@@ -370,6 +370,66 @@ fn a_statement_lists_the_month_s_home_sessions_with_totals_and_needs_a_capacity(
         );
     }
 
+    // A session still charging at the end of the data is listed, not totalled.
+    {
+        let conn = store::open(&db, &StoreOptions::default()).unwrap();
+        let t0 = parse_time_text("2026-06-10T18:00:00Z").unwrap();
+        for i in 0..30 {
+            conn.execute(
+                "INSERT INTO readings(vehicle_id, recorded_at, battery_percent, plugged_in, charging_state, latitude, longitude, source)
+                 VALUES ('v1', ?1, ?2, 1, 'CHARGING', 52.5, 13.4, 'api')",
+                rusqlite::params![t0 + i * 60_000, 50.0 + i as f64 * 0.1],
+            )
+            .unwrap();
+        }
+        store::derived::rebuild(&conn).unwrap();
+    }
+    let june_csv = dir.path().join("june.csv");
+    let said = ok(
+        &db,
+        &[
+            "statement",
+            "--driver",
+            "Anna Berg",
+            "--month",
+            "2026-06",
+            "--out",
+            june_csv.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        said.contains("1 sessions, 5.00 kWh") && said.contains("(1 ongoing, not totalled)"),
+        "{said}"
+    );
+    let (_, rows) = parse_csv(&std::fs::read_to_string(&june_csv).unwrap());
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[1][6].as_str(), rows[1][8].as_str()), ("", "ongoing"));
+    let (_, exported) = parse_csv(&ok(
+        &db,
+        &["export", "reimbursement", "--since", "2026-06-10"],
+    ));
+    assert_eq!(
+        (exported[0][10].as_str(), exported[0][13].as_str()),
+        ("", "ongoing")
+    );
+    ok(
+        &db,
+        &[
+            "statement",
+            "--driver",
+            "Anna Berg",
+            "--month",
+            "2026-06",
+            "--out",
+            june.to_str().unwrap(),
+        ],
+    );
+    let text = pdf_text(&june);
+    assert!(
+        text.contains("ongoing") && text.contains("still charging are listed and not totalled"),
+        "{text}"
+    );
+
     // Every driver into a folder.
     ok(&db, &["drivers", "add", "Ben", "--rate", "0.25"]);
     let folder = dir.path().join("statements");

@@ -40,6 +40,7 @@ async fn server_with_fixtures() -> TestServer {
             "{name}"
         );
     }
+    wait_derived(&server.db);
     server
 }
 

@@ -53,6 +53,7 @@ const EVERY_KIND: [ExportKind; 7] = [
 
 /// Every export, parsed back into records.
 fn exports(db: &Path) -> Vec<(ExportKind, Vec<csv::StringRecord>)> {
+    wait_derived(db);
     let conn = store::open_read_only(db).unwrap();
     EVERY_KIND
         .iter()
@@ -474,6 +475,7 @@ async fn sleepy_callback(
 
 /// Sessions keyed by vehicle and start, with the rest of the row.
 fn sessions(db: &Path) -> std::collections::BTreeMap<(String, String), csv::StringRecord> {
+    wait_derived(db);
     exports(db)
         .into_iter()
         .find(|(k, _)| *k == ExportKind::Sessions)

@@ -685,6 +685,7 @@ async fn shuffled_and_repeated_deliveries_over_http_derive_the_trips_and_session
         // Over real HTTP, out of order, with Smartcar's repeats, eight at once.
         let server = TestServer::start().await;
         deliver_acknowledged(&server.webhook_url(), shuffled_with_repeats(&deliveries, 7)).await;
+        wait_derived(&server.db);
 
         let (sessions, trips) = assert_materialised_equal_full(&server.db);
         assert!(

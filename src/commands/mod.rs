@@ -1,6 +1,7 @@
 //! What each command-line command does; `main.rs` only parses arguments and dispatches.
 
 pub mod account;
+pub mod alerts;
 pub mod drivers;
 pub mod exit;
 pub mod export;

@@ -1,5 +1,6 @@
 //! Plain types and pure logic. Nothing here does IO or knows about egui, axum or rusqlite.
 
+pub mod alerts;
 pub mod downsample;
 pub mod geo;
 pub mod glance;

@@ -23,14 +23,9 @@ impl Window {
             )
         };
         let (start, end) = text.trim().split_once('-').ok_or_else(bad)?;
-        let minutes = |hhmm: &str| -> Option<u32> {
-            let (h, m) = hhmm.trim().split_once(':')?;
-            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-            (h < 24 && m < 60 && hhmm.trim().len() == 5).then_some(h * 60 + m)
-        };
         let window = Window {
-            start_min: minutes(start).ok_or_else(bad)?,
-            end_min: minutes(end).ok_or_else(bad)?,
+            start_min: minutes_of_day(start).ok_or_else(bad)?,
+            end_min: minutes_of_day(end).ok_or_else(bad)?,
         };
         if window.start_min == window.end_min {
             return Err(format!(
@@ -50,6 +45,14 @@ impl Window {
             self.end_min % 60
         )
     }
+}
+
+/// Minutes after midnight of a 24-hour `HH:MM`.
+pub fn minutes_of_day(hhmm: &str) -> Option<u32> {
+    let hhmm = hhmm.trim();
+    let (h, m) = hhmm.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && hhmm.len() == 5).then_some(h * 60 + m)
 }
 
 /// A price per kWh, and another one inside an off-peak window.

@@ -98,6 +98,8 @@ fn join<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String> {
 pub struct Batch<'c> {
     tx: Transaction<'c>,
     vehicles: BTreeMap<String, VehicleTouch>,
+    /// The first delivery this batch archived.
+    first_delivery: Option<i64>,
 }
 
 /// What a batch learned about one vehicle, applied at commit.
@@ -126,6 +128,7 @@ impl<'c> Batch<'c> {
         Ok(Batch {
             tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
             vehicles: BTreeMap::new(),
+            first_delivery: None,
         })
     }
 
@@ -150,9 +153,25 @@ impl<'c> Batch<'c> {
     /// Applies the vehicle updates, re-derives the sessions and trips of the vehicles
     /// whose readings changed, and commits.
     pub fn commit(self) -> rusqlite::Result<()> {
+        self.finish(true).map(|_| ())
+    }
+
+    /// Applies the vehicle updates and commits, leaving sessions and trips to the caller:
+    /// returns each vehicle whose readings changed with the earliest reading time, for
+    /// [`derived::derive_pending`](super::derived::derive_pending).
+    pub fn commit_deferred(self) -> rusqlite::Result<BTreeMap<String, i64>> {
+        self.finish(false)
+    }
+
+    fn finish(self, derive: bool) -> rusqlite::Result<BTreeMap<String, i64>> {
+        let mut touched = BTreeMap::new();
         for (id, touch) in &self.vehicles {
             if let Some(from_ms) = touch.derive_from {
-                super::derived::update(&self.tx, id, from_ms)?;
+                if derive {
+                    super::derived::update(&self.tx, id, from_ms)?;
+                } else {
+                    touched.insert(id.clone(), from_ms);
+                }
             }
             self.tx
                 .prepare_cached(
@@ -187,7 +206,11 @@ impl<'c> Batch<'c> {
                     .execute(params![id, needed, url, cleared])?;
             }
         }
-        self.tx.commit()
+        if derive && let Some(first) = self.first_delivery {
+            super::derived::mark_derived_after(&self.tx, first)?;
+        }
+        self.tx.commit()?;
+        Ok(touched)
     }
 
     /// Archives one delivery and stores what it carries, deduplicating by event key.
@@ -222,6 +245,7 @@ impl<'c> Batch<'c> {
                 body,
             ])?;
         let delivery_id = self.tx.last_insert_rowid();
+        self.first_delivery.get_or_insert(delivery_id);
         let Ok(Webhook::Event(event)) = parsed else {
             return Ok(Ingested {
                 delivery_id,

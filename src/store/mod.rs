@@ -6,6 +6,7 @@
 //! survive a power cut, which is what "acknowledged" promises Smartcar (on macOS only with
 //! `fullfsync`, see [`durability_pragmas`]).
 
+pub mod alerts;
 pub mod archive;
 pub mod derived;
 pub mod drivers;

@@ -158,6 +158,15 @@ pub enum OwnerWrite {
         /// Its start, ms.
         from_ms: i64,
     },
+    /// Turns an alert rule on or off and changes its settings.
+    AlertRule {
+        /// The rule.
+        rule: crate::domain::alerts::Rule,
+        /// On or off (`None` keeps it).
+        on: Option<bool>,
+        /// `KEY=VALUE` settings.
+        settings: Vec<(String, String)>,
+    },
 }
 
 /// Why a change was refused, in words for the owner.
@@ -241,6 +250,9 @@ fn write(tx: &Connection, change: &OwnerWrite) -> Result<(), OwnerError> {
             vehicle_id,
             from_ms,
         } => drivers::unassign(tx, vehicle_id, *from_ms)?,
+        OwnerWrite::AlertRule { rule, on, settings } => {
+            super::alerts::set_rule(tx, *rule, *on, settings).map_err(OwnerError::Invalid)?
+        }
         OwnerWrite::TripTag {
             vehicle_id,
             at_ms,

@@ -242,6 +242,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE places ADD COLUMN off_peak_end_min INTEGER;
     ALTER TABLE places ADD COLUMN off_peak_rate_per_kwh REAL;
     "#,
+    // 9: the owner's alert rules: on or off and `key=value` settings over the defaults.
+    r#"
+    CREATE TABLE alert_rules (
+        rule     TEXT PRIMARY KEY,
+        enabled  INTEGER NOT NULL,
+        settings TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The first version with materialised sessions and trips: a database migrated past it

@@ -4,6 +4,7 @@
 //! A request's reply is sent only after its transaction committed: the server answers 2xx
 //! on that reply, which is how "never acknowledge before commit" is kept.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -158,8 +159,73 @@ pub fn spawn_writer(conn: Connection) -> std::io::Result<(WriterHandle, JoinHand
     Ok((WriterHandle { jobs, stats }, thread))
 }
 
+/// Sessions and trips waiting to be derived: each vehicle with the earliest reading time
+/// stored since, and since when they wait.
+#[derive(Default)]
+struct Pending {
+    vehicles: BTreeMap<String, i64>,
+    since: Option<Instant>,
+    /// Deliveries were stored since the last derivation (even ones without readings move
+    /// the mark of what is derived).
+    stored: bool,
+}
+
+/// Under load, derive at most this long after the first delivery waiting for it.
+const DERIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Pending {
+    fn add(&mut self, touched: BTreeMap<String, i64>) {
+        self.stored = true;
+        for (vehicle, from_ms) in touched {
+            let entry = self.vehicles.entry(vehicle).or_insert(from_ms);
+            *entry = (*entry).min(from_ms);
+        }
+        if !self.vehicles.is_empty() && self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// Derives what waits; on failure (the database busy) it stays for the next try.
+    fn derive(&mut self, conn: &mut Connection) -> bool {
+        if !self.stored {
+            return true;
+        }
+        match super::derived::derive_pending(conn, &self.vehicles) {
+            Ok(()) => {
+                *self = Pending::default();
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "sessions and trips not derived yet; trying again later");
+                false
+            }
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.since.is_some_and(|t| t.elapsed() >= DERIVE_EVERY)
+    }
+}
+
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
-    while let Some(first) = queue.blocking_recv() {
+    // A writer that stopped before deriving (killed) left its last deliveries underived.
+    if let Err(error) = super::derived::recover(&mut conn) {
+        tracing::warn!(%error, "could not derive what the last run left; reprocess does");
+    }
+    let mut pending = Pending::default();
+    loop {
+        // Idle: derive what waits before sleeping on the queue.
+        let first = match queue.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                pending.derive(&mut conn);
+                match queue.blocking_recv() {
+                    Some(job) => job,
+                    None => break,
+                }
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -168,11 +234,15 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
             }
         }
         let started = Instant::now();
-        commit_batch(&mut conn, batch, stats);
+        commit_batch(&mut conn, batch, stats, &mut pending);
+        if pending.due() {
+            pending.derive(&mut conn);
+        }
         stats
             .busy_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
+    pending.derive(&mut conn);
 }
 
 enum Done {
@@ -181,7 +251,7 @@ enum Done {
     Noted,
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters, pending: &mut Pending) {
     // A caller that has gone will not acknowledge anything: don't spend a write on it.
     let batch: Vec<Job> = batch.into_iter().filter(|job| !job.abandoned()).collect();
     if batch.is_empty() {
@@ -189,7 +259,8 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
     }
     stats.transactions.fetch_add(1, Ordering::Relaxed);
     match write_all(conn, &batch, stats) {
-        Ok(results) => {
+        Ok((results, touched)) => {
+            pending.add(touched);
             stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
             for (job, done) in batch.into_iter().zip(results) {
                 match (job, done) {
@@ -209,7 +280,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, stats: &Counters) {
         // trying them one by one would multiply the busy timeout: fail the batch at once.
         Err(error) if batch.len() > 1 && !is_database_failure(&error) => {
             for job in batch {
-                commit_batch(conn, vec![job], stats);
+                commit_batch(conn, vec![job], stats, pending);
             }
         }
         Err(error) => {
@@ -246,11 +317,10 @@ fn is_database_failure(error: &rusqlite::Error) -> bool {
     }
 }
 
-fn write_all(
-    conn: &mut Connection,
-    batch: &[Job],
-    stats: &Counters,
-) -> rusqlite::Result<Vec<Done>> {
+/// The results, and the vehicles whose sessions and trips now wait to be derived.
+type Written = (Vec<Done>, BTreeMap<String, i64>);
+
+fn write_all(conn: &mut Connection, batch: &[Job], stats: &Counters) -> rusqlite::Result<Written> {
     let mut tx = Batch::begin(conn)?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -272,9 +342,9 @@ fn write_all(
         });
     }
     let committing = Instant::now();
-    tx.commit()?;
+    let touched = tx.commit_deferred()?;
     stats
         .commit_micros
         .fetch_add(committing.elapsed().as_micros() as u64, Ordering::Relaxed);
-    Ok(results)
+    Ok((results, touched))
 }

@@ -224,7 +224,8 @@ impl FleetSnapshot {
             OwnerWrite::Driver { .. }
             | OwnerWrite::RemoveDriver(_)
             | OwnerWrite::Assign { .. }
-            | OwnerWrite::Unassign { .. } => {}
+            | OwnerWrite::Unassign { .. }
+            | OwnerWrite::AlertRule { .. } => {}
         }
     }
 }
@@ -246,5 +247,6 @@ fn what(write: &OwnerWrite) -> &'static str {
         OwnerWrite::RemoveDriver(_) => "The removal of the driver",
         OwnerWrite::Assign { .. } => "The assignment",
         OwnerWrite::Unassign { .. } => "The removal of the assignment",
+        OwnerWrite::AlertRule { .. } => "The alert rule",
     }
 }

@@ -420,3 +420,15 @@ pub fn pdf_text(path: &Path) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Waits (10 s at most) until the writer has derived sessions and trips for every delivery
+/// it stored: it derives after acknowledging them.
+pub fn wait_derived(db: &Path) {
+    let conn = store::open_read_only(db).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            fleetdash::store::derived::caught_up(&conn).unwrap_or(false)
+        }),
+        "sessions and trips were not derived within 10 s"
+    );
+}

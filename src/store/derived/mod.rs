@@ -25,6 +25,15 @@ use crate::domain::trips::{self, Trip, TripDetector};
 /// `settled_at` of a provisional row: any re-derivation replaces it.
 const PROVISIONAL: i64 = i64::MAX;
 
+/// Checkpoints this close to a vehicle's newest one are all kept (one per batch), so a
+/// delivery that arrives a little late resumes from just before it instead of from the
+/// end of the previous day. Older ones are kept one per UTC day.
+const RECENT_MS: i64 = 2 * 3_600_000;
+
+/// The `meta` key holding the last delivery id whose sessions and trips are derived (the
+/// writer derives after acknowledging, see [`derive_pending`]).
+const DERIVED_THROUGH: &str = "derived_through_delivery";
+
 /// Both detectors, as saved in a checkpoint.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Detectors {
@@ -167,6 +176,86 @@ pub fn rebuild(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Derives the sessions and trips of the vehicles in `pending` (vehicle id -> the earliest
+/// reading time stored or removed) in one transaction of its own, and notes that every
+/// delivery stored so far is derived. The writer thread calls it after acknowledging the
+/// deliveries, when idle or at most every quarter of a second: deriving inside each
+/// group commit cost most of the ingest rate.
+pub fn derive_pending(
+    conn: &mut Connection,
+    pending: &std::collections::BTreeMap<String, i64>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (vehicle_id, from_ms) in pending {
+        update(&tx, vehicle_id, *from_ms)?;
+    }
+    mark_caught_up(&tx)?;
+    tx.commit()
+}
+
+fn mark_caught_up(tx: &Connection) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, (SELECT coalesce(max(id), 0) FROM deliveries))
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([DERIVED_THROUGH])?;
+    Ok(())
+}
+
+/// Notes that a batch that archived deliveries from `first_id` on derived what they
+/// carried: when everything before them was derived already, everything is now. (When the
+/// writer still has deliveries waiting, its own derivation moves the mark.)
+pub(crate) fn mark_derived_after(tx: &Connection, first_id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE meta SET value = (SELECT coalesce(max(id), 0) FROM deliveries)
+         WHERE key = ?1 AND value >= ?2",
+    )?
+    .execute(params![DERIVED_THROUGH, first_id - 1])?;
+    Ok(())
+}
+
+fn derived_through(conn: &Connection) -> rusqlite::Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [DERIVED_THROUGH],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+/// Whether every stored delivery's sessions and trips are derived (tests wait on it after
+/// delivering through the writer).
+pub fn caught_up(conn: &Connection) -> Result<bool, StoreError> {
+    let newest: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |r| {
+        r.get(0)
+    })?;
+    Ok(derived_through(conn)? >= newest)
+}
+
+/// Derives what a writer that stopped before deriving left behind (a crash, a kill): the
+/// vehicles of the deliveries after the last one derived. A scan of the readings, only
+/// when something was left.
+pub fn recover(conn: &mut Connection) -> rusqlite::Result<()> {
+    let through = derived_through(conn)?;
+    let newest: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |r| {
+        r.get(0)
+    })?;
+    if through >= newest {
+        return Ok(());
+    }
+    let pending: std::collections::BTreeMap<String, i64> = conn
+        .prepare(
+            "SELECT vehicle_id, min(recorded_at) FROM readings WHERE delivery_id > ?1
+             GROUP BY vehicle_id",
+        )?
+        .query_map([through], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    derive_pending(conn, &pending)
+}
+
 /// Derives every vehicle's sessions and trips afresh (a migration, `reprocess`).
 pub(crate) fn rebuild_all(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch("DELETE FROM sessions; DELETE FROM trips; DELETE FROM derive_checkpoints;")?;
@@ -177,7 +266,7 @@ pub(crate) fn rebuild_all(tx: &Connection) -> rusqlite::Result<()> {
     for id in ids {
         update(tx, &id, i64::MIN)?;
     }
-    Ok(())
+    mark_caught_up(tx)
 }
 
 /// Keeps the detectors' state after the reading at `at_ms` as its day's checkpoint.
@@ -193,7 +282,7 @@ fn save_checkpoint(
     tx.prepare_cached(
         "DELETE FROM derive_checkpoints WHERE vehicle_id = ?1 AND at_ms >= ?2 AND at_ms < ?3",
     )?
-    .execute(params![vehicle_id, day_start, at_ms])?;
+    .execute(params![vehicle_id, day_start, at_ms - RECENT_MS])?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO derive_checkpoints(vehicle_id, at_ms, state) VALUES (?1, ?2, ?3)",
     )?

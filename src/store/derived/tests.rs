@@ -244,7 +244,7 @@ fn a_database_from_before_the_materialised_tables_derives_them_when_opened() {
     conn.execute_batch(
         // Back to schema 6: without the derived tables, and without what came after.
         "DROP TABLE sessions; DROP TABLE trips; DROP TABLE derive_checkpoints;
-         DROP TABLE driver_assignments; DROP TABLE drivers;
+         DROP TABLE driver_assignments; DROP TABLE drivers; DROP TABLE alert_rules;
          ALTER TABLE places DROP COLUMN off_peak_start_min;
          ALTER TABLE places DROP COLUMN off_peak_end_min;
          ALTER TABLE places DROP COLUMN off_peak_rate_per_kwh;
@@ -276,5 +276,52 @@ fn a_checkpoint_this_build_cannot_read_makes_it_derive_from_the_start() {
     ingest(&mut conn, &[parts[50..].to_vec()]);
     let (_, expected) = detect_all(&conn, VEHICLE).unwrap();
     assert!(expected.len() >= 3);
+    assert_eq!(trips(&conn, VEHICLE, None).unwrap(), expected);
+}
+
+#[test]
+fn what_a_killed_writer_left_underived_is_derived_when_the_next_one_starts() {
+    let (_dir, mut conn) = open();
+    let parts: Vec<Part> = (0..120)
+        .map(|i| Part {
+            at_ms: 1_700_000_000_000 + i * 300_000,
+            soc: Some(60.0 - i as f64 * 0.1),
+            plugged: Some(false),
+            charging: None,
+            position: Some((52.5 + (i / 12) as f64 * 0.01, 13.4)),
+            odometer: None,
+        })
+        .collect();
+    ingest(&mut conn, &[parts[..60].to_vec()]);
+    // As the writer does: store (with a delivery behind the readings), acknowledge, and
+    // derive later; here it is killed before deriving.
+    let mut batch = Batch::begin(&mut conn).unwrap();
+    let ingested = batch
+        .ingest(
+            1,
+            b"{}",
+            &Err(crate::smartcar::ParseError::NotJson("test".into())),
+        )
+        .unwrap();
+    batch
+        .store_readings(
+            VEHICLE,
+            None,
+            &readings_of(&parts[60..]),
+            Source::Webhook,
+            Some(ingested.delivery_id),
+        )
+        .unwrap();
+    let touched = batch.commit_deferred().unwrap();
+    assert_eq!(touched.len(), 1);
+    assert!(!super::caught_up(&conn).unwrap());
+    let (_, expected) = detect_all(&conn, VEHICLE).unwrap();
+    assert_ne!(
+        trips(&conn, VEHICLE, None).unwrap(),
+        expected,
+        "not derived yet"
+    );
+    super::recover(&mut conn).unwrap();
+    assert!(super::caught_up(&conn).unwrap());
     assert_eq!(trips(&conn, VEHICLE, None).unwrap(), expected);
 }
