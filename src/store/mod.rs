@@ -33,6 +33,9 @@ pub use export::{ExportFilter, ExportKind, export_csv};
 pub use ingest::{Batch, Ingested, Outcome};
 pub use writer::{WriterHandle, WriterStats, spawn_writer};
 
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 128;
+
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -119,6 +122,9 @@ pub fn open(path: &Path, options: &StoreOptions) -> Result<Connection, StoreErro
     }
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(options.busy_timeout)?;
+    // Ingestion, derivation and the exports keep more than rusqlite's default 16
+    // statements hot; past it they would be prepared again on every use.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     for pragma in durability_pragmas(cfg!(target_os = "macos")) {
@@ -160,6 +166,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

@@ -207,6 +207,35 @@ impl Pending {
     }
 }
 
+/// How long the queue must stay empty before the writer counts as idle and derives: under
+/// load the next delivery comes within a millisecond or two of the last answer.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The next job; while waiting for it, derives what waits once the queue has stayed empty
+/// for [`IDLE`] (or what waited too long). `None` when every sender has gone.
+fn next_job(
+    queue: &mut mpsc::Receiver<Job>,
+    pending: &mut Pending,
+    conn: &mut Connection,
+) -> Option<Job> {
+    let idle_from = Instant::now();
+    while pending.stored {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        if idle_from.elapsed() >= IDLE || pending.due() {
+            if !pending.derive(conn) {
+                break;
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    queue.blocking_recv()
+}
+
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
     // A writer that stopped before deriving (killed) left its last deliveries underived.
     if let Err(error) = super::derived::recover(&mut conn) {
@@ -214,17 +243,8 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: &Counters) {
     }
     let mut pending = Pending::default();
     loop {
-        // Idle: derive what waits before sleeping on the queue.
-        let first = match queue.try_recv() {
-            Ok(job) => job,
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                pending.derive(&mut conn);
-                match queue.blocking_recv() {
-                    Some(job) => job,
-                    None => break,
-                }
-            }
+        let Some(first) = next_job(&mut queue, &mut pending, &mut conn) else {
+            break;
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
