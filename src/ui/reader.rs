@@ -91,6 +91,9 @@ pub struct VehicleDetails {
     pub errors: Vec<data::ErrorRow>,
     /// Trips with their purposes and notes, newest first.
     pub trips: Vec<crate::store::trips::TaggedTrip>,
+    /// Every change of its trips' purposes and notes, newest first (read with the trips,
+    /// so a tag and its change always show together).
+    pub changes: Vec<crate::store::trips::TagChange>,
 }
 
 /// The latest deliveries, and how many there are per outcome.
@@ -245,6 +248,11 @@ fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answer {
                         let mut trips = crate::store::trips::vehicle_trips(conn, &id)?;
                         trips.reverse();
                         trips
+                    },
+                    changes: {
+                        let mut changes = crate::store::trips::history(conn, &id)?;
+                        changes.reverse();
+                        changes
                     },
                 })
             })();

@@ -1,6 +1,7 @@
 //! The vehicle page's Trips tab: each trip with its distance, duration, energy and
 //! kWh/100 km, a button that shows its route on the map, and its purpose and note, set
 //! here through the owner-writes channel (shown at once, stored by the channel's thread).
+//! Under the table, every change of a purpose or note (`changes.rs`).
 
 use std::collections::HashMap;
 
