@@ -65,12 +65,17 @@ pub fn trips_ui(
         .and_then(|v| v.capacity_kwh);
     let units = cx.persisted.settings.units;
     let row_height = ui.spacing().interact_size.y + 2.0;
+    // Up to 8 rows, fewer in a short window, so that the changes' header under the table
+    // (its own header row, then the section's) shows without scrolling the tab.
+    let height =
+        (ui.available_height() - row_height * 3.0).clamp(row_height * 3.0, row_height * 8.0);
     let mut writes = Vec::new();
     let mut nav = None;
     TableBuilder::new(ui)
         .id_salt(("trips", id))
         .striped(true)
-        .max_scroll_height(row_height * 8.0)
+        .min_scrolled_height(height)
+        .max_scroll_height(height)
         .columns(Column::auto().at_least(50.0), 8)
         .column(Column::remainder().at_least(160.0))
         .header(row_height, |mut header| {
