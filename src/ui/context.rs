@@ -17,6 +17,16 @@ pub enum Nav {
     Vehicle(String),
     /// Show this page.
     Page(Page),
+    /// Show one trip's route on the Map page: the vehicle's positions from `from_ms` to
+    /// `to_ms`, with the map fitted to them.
+    TripOnMap {
+        /// Whose trip.
+        vehicle_id: String,
+        /// Its start, ms.
+        from_ms: i64,
+        /// Its end (its last reading while ongoing), ms.
+        to_ms: i64,
+    },
     /// Ask again for what the page shows (an operation changed the data).
     Reload,
 }

@@ -222,6 +222,11 @@ impl FleetApp {
         self.pages.map.view()
     }
 
+    /// The map page (the trip shown on it, if any).
+    pub fn map_page(&self) -> &super::pages::map::MapPage {
+        &self.pages.map
+    }
+
     /// The map page, to click a point as a user would.
     pub fn map_page_mut(&mut self) -> &mut super::pages::map::MapPage {
         &mut self.pages.map

@@ -261,6 +261,14 @@ impl FleetApp {
             match cx.nav.take() {
                 Some(Nav::Vehicle(id)) => self.open_vehicle(&id),
                 Some(Nav::Page(page)) => self.show_page(page),
+                Some(Nav::TripOnMap {
+                    vehicle_id,
+                    from_ms,
+                    to_ms,
+                }) => {
+                    self.pages.map.show_trip(vehicle_id, from_ms, to_ms);
+                    self.show_page(Page::Map);
+                }
                 Some(Nav::Reload) => self.request_shown(),
                 None => {}
             }

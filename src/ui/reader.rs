@@ -64,7 +64,21 @@ pub enum Query {
         /// Window end, ms.
         to_ms: i64,
     },
+    /// One trip's route: the vehicle's positions from its start to its end. A kind of its
+    /// own so that it and the selected vehicle's trail never collapse into each other.
+    Route {
+        /// Whose.
+        vehicle: String,
+        /// The trip's start, ms.
+        from_ms: i64,
+        /// The trip's end (its last reading while ongoing), ms.
+        to_ms: i64,
+    },
 }
+
+/// About this many points of a route are drawn at most (a long trip of frequent readings
+/// holds thousands; a line of this many looks the same on screen).
+pub const ROUTE_POINTS: usize = 2000;
 
 /// What the vehicle view shows besides the plot.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +91,9 @@ pub struct VehicleDetails {
     pub errors: Vec<data::ErrorRow>,
     /// Trips with their purposes and notes, newest first.
     pub trips: Vec<crate::store::trips::TaggedTrip>,
+    /// Every change of its trips' purposes and notes, newest first (read with the trips,
+    /// so a tag and its change always show together).
+    pub changes: Vec<crate::store::trips::TagChange>,
 }
 
 /// The latest deliveries, and how many there are per outcome.
@@ -106,6 +123,9 @@ pub enum Answer {
     Reachability(Option<i64>, Option<i64>),
     /// A trail: the query it answers and its points (latitude, longitude).
     Trail(Query, Result<Vec<(f64, f64)>, String>),
+    /// A trip's route: the query it answers and its points (latitude, longitude), in time
+    /// order, thinned to about [`ROUTE_POINTS`] with both ends kept.
+    Route(Query, Result<Vec<(f64, f64)>, String>),
 }
 
 /// The UI's end of the reader thread.
@@ -231,6 +251,11 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
                         trips.reverse();
                         trips
                     },
+                    changes: {
+                        let mut changes = crate::store::trips::history(conn, &id)?;
+                        changes.reverse();
+                        changes
+                    },
                 })
             })();
             Answer::Vehicle(id, details.map_err(text))
@@ -272,6 +297,14 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
         } => {
             let points = data::trail(conn, vehicle, from_ms, to_ms, 4000);
             Answer::Trail(query, points.map_err(text))
+        }
+        Query::Route {
+            ref vehicle,
+            from_ms,
+            to_ms,
+        } => {
+            let points = data::trail(conn, vehicle, from_ms, to_ms, ROUTE_POINTS);
+            Answer::Route(query, points.map_err(text))
         }
     }
 }

@@ -13,6 +13,7 @@ mod export;
 mod fleet;
 mod map;
 mod settings;
+mod trip_route;
 mod trips;
 
 use egui_kittest::Harness;

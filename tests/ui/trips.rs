@@ -145,3 +145,91 @@ fn a_purpose_and_a_note_set_on_the_trips_tab_are_stored_and_exported() {
 fn units_km(km: f64) -> String {
     fleetdash::ui::settings::Units::default().distance(km)
 }
+
+#[test]
+fn tagging_a_trip_twice_shows_both_changes_under_the_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path(), 1, 2);
+    let mut harness = harness(seeded_app(&db));
+    step_until(&mut harness, "one vehicle", |app| app.vehicles().len() == 1);
+    let vehicle = harness.state().vehicles()[0].clone();
+    harness.get_by_label(&vehicle.name).click();
+    step_until(&mut harness, "its details with trips", |app| {
+        app.vehicle_view()
+            .details()
+            .is_some_and(|d| d.trips.len() > 3)
+    });
+    harness.get_by_label("Trips").click();
+    harness.run_steps(3);
+    let title = |n: usize| format!("Changes of purposes and notes ({n})");
+    assert!(has_label(&harness, &title(0)));
+    let history = || {
+        let conn = fleetdash::store::open_read_only(&db).unwrap();
+        fleetdash::store::trips::history(&conn, &vehicle.id).unwrap()
+    };
+
+    // The newest trip: business, then private, each stored before the next.
+    for (purpose, stored) in [("business", 1), ("private", 2)] {
+        harness
+            .query_all_by_role(egui::accesskit::Role::ComboBox)
+            .next()
+            .expect("a purpose picker")
+            .click();
+        harness.run_steps(2);
+        harness.get_by_label(purpose).click();
+        harness.run_steps(2);
+        step_until(&mut harness, "the change stored", |_| {
+            history().len() == stored
+        });
+    }
+    let changes = history();
+    let purposes: Vec<_> = changes.iter().map(|c| c.purpose.clone()).collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        purposes,
+        [
+            (None, some("business")),
+            (some("business"), some("private"))
+        ]
+    );
+
+    // Read back through the reader thread: the section says two, and lists both.
+    step_until_shown(&mut harness, "two changes read", |h| {
+        has_label(h, &title(2))
+    });
+    assert!(
+        !has_label(&harness, "– -> business"),
+        "collapsed until opened"
+    );
+    harness.get_by_label(&title(2)).click();
+    harness.run_steps(3);
+    // The section is at the foot of the page: the wheel over it scrolls down to it, as a
+    // user would.
+    for _ in 0..10 {
+        if harness.query_by_label("– -> business").is_some() {
+            break;
+        }
+        let at = harness.get_by_label(&title(2)).rect().center();
+        harness.hover_at(at);
+        harness.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -100.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::NONE,
+        });
+        harness.run_steps(2);
+    }
+    assert!(harness.query_by_label("– -> business").is_some());
+    assert!(harness.query_by_label("business -> private").is_some());
+    // The notes did not change: shown as they were (none), not as a change.
+    assert!(!has_label(&harness, "– -> –"));
+    // Both are of the newest trip, and say when they were made.
+    let newest = &harness.state().vehicle_view().details().unwrap().trips[0];
+    let started = fleetdash::ui::widgets::local_time_ms(newest.trip.started_at_ms);
+    assert!(harness.query_all_by_label(&started).count() >= 3);
+    for change in &changes {
+        let when = fleetdash::ui::widgets::local_time_ms(change.changed_at_ms);
+        assert!(has_label(&harness, &when), "{when}");
+    }
+}

@@ -86,6 +86,7 @@ impl Pages {
                 self.map.take_trail(&vehicle, points);
             }
             Answer::Trail(..) => {}
+            Answer::Route(query, points) => self.map.take_route(&query, points),
             Answer::Reachability(delivery, verify) => self.reachability = (delivery, verify),
             Answer::Analytics(_, Err(problem))
             | Answer::Deliveries(Err(problem))

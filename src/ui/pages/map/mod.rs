@@ -1,7 +1,11 @@
 //! The Map page: every vehicle's latest position, the selected one's trail and charging
-//! places over the chosen range, the owner's places as circles, and "Add a place here":
-//! click a point, see the radius, name it.
+//! places over the chosen range, or one trip's route (from the vehicle page's Trips tab),
+//! the owner's places as circles, and "Add a place here": click a point, see the radius,
+//! name it.
 
+pub mod fit;
+pub mod route;
+mod tiles;
 pub mod widget;
 
 use egui::RichText;
@@ -11,7 +15,10 @@ use crate::ui::pages::settings::places::PlaceForm;
 use crate::ui::pages::vehicle::Range;
 use crate::ui::reader::{Query, Reader, VehicleDetails};
 use crate::ui::widgets::{battery_color, hint_ui};
-pub use widget::{MapView, TileState};
+pub use fit::GeoBox;
+use route::{RouteAction, TripRoute};
+pub use tiles::{TileState, USER_AGENT, is_osm};
+pub use widget::MapView;
 
 /// The Map page.
 #[derive(Default)]
@@ -24,6 +31,8 @@ pub struct MapPage {
     /// "Add a place here": waiting for a click (true), then the form for that point.
     placing: bool,
     new_place: Option<PlaceForm>,
+    /// A trip shown instead of the selected vehicle's trail.
+    route: Option<TripRoute>,
 }
 
 impl MapPage {
@@ -37,12 +46,37 @@ impl MapPage {
         &self.trail
     }
 
+    /// The trip shown, if any, with its positions once read.
+    pub fn route(&self) -> Option<&TripRoute> {
+        self.route.as_ref()
+    }
+
     /// What the page needs read.
     pub fn queries(&self) -> Vec<Query> {
         self.selected
             .iter()
             .map(|id| Query::Vehicle(id.clone()))
+            .chain(self.route.as_ref().map(TripRoute::query))
             .collect()
+    }
+
+    /// Shows the trip of `vehicle` from `from_ms` to `to_ms` instead of any selection, and
+    /// fits the map to it once its positions are read (the app then asks for them).
+    pub fn show_trip(&mut self, vehicle: String, from_ms: i64, to_ms: i64) {
+        self.selected = None;
+        self.trail.clear();
+        self.charging_places.clear();
+        self.route = Some(TripRoute::new(vehicle, from_ms, to_ms));
+        self.view.fit_to_route();
+    }
+
+    /// Takes a route read; the first points of the trip shown fit the map.
+    pub fn take_route(&mut self, query: &Query, points: Result<Vec<(f64, f64)>, String>) {
+        if let Some(route) = &mut self.route
+            && route.take(query, points)
+        {
+            self.view.fit_to_route();
+        }
     }
 
     /// Takes a vehicle's details: for the selected one, where it charged in the range,
@@ -87,6 +121,7 @@ impl MapPage {
     /// Forgets the selection (another database) and fits the next draw to the fleet.
     pub fn reset(&mut self) {
         self.selected = None;
+        self.route = None;
         self.trail.clear();
         self.charging_places.clear();
         self.new_place = None;
@@ -99,10 +134,15 @@ impl MapPage {
         let mut picked = self.selected.clone();
         let mut range = cx.persisted.range;
         let mut fit = false;
+        let mut route_action = None;
         egui::Panel::left("map side")
             .resizable(false)
             .default_size(230.0)
             .show(ui, |ui| {
+                if let Some(route) = &self.route {
+                    route_action = route.side_ui(ui, cx);
+                    ui.separator();
+                }
                 ui.strong("Vehicles");
                 for v in &cx.fleet.vehicles {
                     let chosen = picked.as_deref() == Some(v.id.as_str());
@@ -113,6 +153,9 @@ impl MapPage {
                     if ui.selectable_label(chosen, text).clicked() {
                         picked = if chosen { None } else { Some(v.id.clone()) };
                     }
+                }
+                if self.route.is_some() {
+                    return;
                 }
                 ui.add_space(8.0);
                 ui.label("Trail of the selected vehicle:");
@@ -132,12 +175,20 @@ impl MapPage {
                     RichText::new(
                         "Dots: latest positions, coloured by battery. Blue line: the selected \
                          vehicle's trail. Green squares: where it charged. Purple circles: your \
-                         places.",
+                         places. A trip's route: the Map button on a vehicle's Trips tab.",
                     )
                     .weak()
                     .small(),
                 );
             });
+        match route_action {
+            Some(RouteAction::Fit) => self.view.fit_to_route(),
+            Some(RouteAction::Clear) => {
+                self.route = None;
+                fit = true;
+            }
+            None => {}
+        }
         if fit {
             self.view.fit_to_fleet();
         }
@@ -145,6 +196,11 @@ impl MapPage {
             fleet: &cx.fleet.vehicles,
             trail: &self.trail,
             charging: &self.charging_places,
+            route: self
+                .route
+                .as_ref()
+                .map(TripRoute::shown)
+                .unwrap_or_default(),
             places: &cx.fleet.places,
             draft: self.new_place.as_ref().and_then(PlaceForm::circle),
             tile_template: &cx.persisted.settings.tile_url,
@@ -163,6 +219,8 @@ impl MapPage {
             picked = clicked;
         }
         if picked != self.selected || range != cx.persisted.range {
+            // Picking a vehicle leaves the trip for that vehicle's trail.
+            self.route = None;
             self.selected = picked;
             cx.persisted.range = range;
             self.trail.clear();

@@ -1,18 +1,19 @@
 //! The map (walkers): every vehicle's latest position as a labelled marker coloured by its
-//! battery, the selected vehicle's trail and charging places, fit-to-fleet. Tiles come from
-//! the tile URL setting (OpenStreetMap by default, with an identifying User-Agent, a disk
-//! cache and the attribution on the map). When tiles can't be fetched, everything else still
-//! draws and the map says so.
+//! battery, the selected vehicle's trail and charging places, or one trip's route with its
+//! start and end; fit to the fleet or to the route. Tiles come from the tile URL setting
+//! ([`super::tiles`]). When tiles can't be fetched, everything else still draws and the map
+//! says so.
 
 use std::sync::{Arc, Mutex};
 
 use egui::{Color32, Pos2, RichText, Stroke, Vec2};
-use walkers::sources::{Attribution, TileSource};
-use walkers::{HttpOptions, HttpTiles, MapMemory, TileId, lat_lon};
+use walkers::{HttpOptions, HttpTiles, MapMemory, lat_lon};
 
+use super::fit::{GeoBox, centre_of, fit};
+use super::tiles::{TemplateSource, TileState, USER_AGENT, probe, tile_cache_dir, tile_url};
 use crate::store::sessions::Place;
 use crate::ui::data::VehicleRow;
-use crate::ui::settings::{OSM_TILES, Units};
+use crate::ui::settings::Units;
 use crate::ui::widgets::battery_color;
 
 /// What the map draws besides its tiles.
@@ -23,6 +24,8 @@ pub struct Layers<'a> {
     pub trail: &'a [(f64, f64)],
     /// Where the selected vehicle charged.
     pub charging: &'a [(f64, f64)],
+    /// A trip's route (latitude, longitude, in time order); empty when none is shown.
+    pub route: &'a [(f64, f64)],
     /// The owner's places, drawn as circles of their radius.
     pub places: &'a [Place],
     /// A place being added: its centre and radius (m).
@@ -31,57 +34,6 @@ pub struct Layers<'a> {
     pub tile_template: &'a str,
     /// For the markers' ranges.
     pub units: Units,
-}
-
-/// Sent with every tile request, as OpenStreetMap's tile usage policy asks.
-pub const USER_AGENT: &str = concat!(
-    "fleetdash/",
-    env!("CARGO_PKG_VERSION"),
-    " (desktop dashboard for EV fleets; contact: the fleet owner running it)"
-);
-
-/// A tile server given as a URL template with `{z}`, `{x}` and `{y}`.
-struct TemplateSource {
-    template: String,
-}
-
-impl TileSource for TemplateSource {
-    fn tile_url(&self, tile_id: TileId) -> String {
-        tile_url(&self.template, tile_id.zoom, tile_id.x, tile_id.y)
-    }
-
-    fn attribution(&self) -> Attribution {
-        Attribution {
-            text: "© OpenStreetMap contributors",
-            url: "https://www.openstreetmap.org/copyright",
-            logo_light: None,
-            logo_dark: None,
-        }
-    }
-}
-
-fn tile_url(template: &str, zoom: u8, x: u32, y: u32) -> String {
-    template
-        .trim()
-        .replace("{z}", &zoom.to_string())
-        .replace("{x}", &x.to_string())
-        .replace("{y}", &y.to_string())
-}
-
-/// Whether the tile server answers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TileState {
-    /// Still asking.
-    Checking,
-    /// Tiles load.
-    Available,
-    /// Tiles can't load; why, in words.
-    Unavailable(String),
-}
-
-/// Where tiles are cached on disk (OpenStreetMap's policy asks clients to cache).
-fn tile_cache_dir() -> Option<std::path::PathBuf> {
-    directories::ProjectDirs::from("", "", "fleetdash").map(|d| d.cache_dir().join("tiles"))
 }
 
 /// A marker to draw.
@@ -93,13 +45,29 @@ struct Marker {
     color: Color32,
 }
 
+/// What the next draw fits the view to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FitTo {
+    /// Every marker and the selected vehicle's trail.
+    Fleet,
+    /// The route alone (waits until there is one).
+    Route,
+}
+
+/// The route's line and its ends.
+const ROUTE_COLOR: Color32 = Color32::from_rgb(200, 40, 120);
+const START_COLOR: Color32 = Color32::from_rgb(40, 160, 70);
+const END_COLOR: Color32 = Color32::from_rgb(210, 50, 40);
+
 /// The map's state.
 pub struct MapView {
     tiles: Option<HttpTiles>,
     tiles_for: String,
     tile_state: Arc<Mutex<TileState>>,
     memory: MapMemory,
-    fit_pending: bool,
+    fit_pending: Option<FitTo>,
+    /// What the last draw showed.
+    shown: Option<GeoBox>,
 }
 
 impl Default for MapView {
@@ -109,7 +77,8 @@ impl Default for MapView {
             tiles_for: String::new(),
             tile_state: Arc::new(Mutex::new(TileState::Checking)),
             memory: MapMemory::default(),
-            fit_pending: true,
+            fit_pending: Some(FitTo::Fleet),
+            shown: None,
         }
     }
 }
@@ -125,7 +94,22 @@ impl MapView {
 
     /// Fits the view to the fleet on the next draw.
     pub fn fit_to_fleet(&mut self) {
-        self.fit_pending = true;
+        self.fit_pending = Some(FitTo::Fleet);
+    }
+
+    /// Fits the view to the route on the first draw that has one.
+    pub fn fit_to_route(&mut self) {
+        self.fit_pending = Some(FitTo::Route);
+    }
+
+    /// The box of latitudes and longitudes the last draw showed (`None` before the first).
+    pub fn shown_box(&self) -> Option<GeoBox> {
+        self.shown
+    }
+
+    /// The zoom level shown.
+    pub fn zoom(&self) -> f64 {
+        self.memory.zoom()
     }
 
     /// (Re)creates the tile client when the URL changed, and checks the server once.
@@ -186,6 +170,7 @@ impl MapView {
             fleet,
             trail,
             charging,
+            route,
             places,
             draft,
             tile_template,
@@ -217,6 +202,7 @@ impl MapView {
             .iter()
             .map(|m| m.position)
             .chain(trail.iter().copied())
+            .chain(route.iter().copied())
             .collect();
         let center = centre_of(&points).unwrap_or(crate::sim::fleet::CITY_CENTER);
         let tile_state = self.tile_state();
@@ -235,9 +221,14 @@ impl MapView {
             });
         }
         let size = ui.available_size();
-        if self.fit_pending && size.x > 0.0 && size.y > 0.0 {
-            self.fit_pending = false;
-            let (centre, zoom) = fit(&points, size);
+        let fit_points = match self.fit_pending {
+            Some(FitTo::Fleet) => Some(points.as_slice()),
+            Some(FitTo::Route) if !route.is_empty() => Some(route),
+            _ => None,
+        };
+        if let Some(fit_points) = fit_points.filter(|_| size.x > 0.0 && size.y > 0.0) {
+            self.fit_pending = None;
+            let (centre, zoom) = fit(fit_points, size);
             self.memory.center_at(lat_lon(centre.0, centre.1));
             let _ = self.memory.set_zoom(zoom);
         }
@@ -246,12 +237,17 @@ impl MapView {
             _ => self.tiles.as_mut().map(|t| t as &mut dyn walkers::Tiles),
         };
         let mut clicked_at = None;
+        let mut shown = None;
         let map = walkers::Map::new(tiles, &mut self.memory, lat_lon(center.0, center.1));
         map.show(ui, |ui, response, projector, _memory| {
             // Only inside the map: a trail may run far beyond what is shown.
             let painter = ui.painter().with_clip_rect(response.rect);
             let project =
                 |p: &(f64, f64)| -> Pos2 { projector.project(lat_lon(p.0, p.1)).to_pos2() };
+            let corners = [response.rect.left_top(), response.rect.right_bottom()]
+                .map(|corner| projector.unproject(corner.to_vec2()))
+                .map(|at| (at.y(), at.x()));
+            shown = GeoBox::around(&corners);
             if response.clicked()
                 && let Some(pointer) = response.interact_pointer_pos()
             {
@@ -287,6 +283,7 @@ impl MapView {
                     Stroke::new(2.5, Color32::from_rgb(40, 110, 220)),
                 ));
             }
+            route_ui(ui, &painter, &route.iter().map(project).collect::<Vec<_>>());
             for place in charging {
                 let at = project(place);
                 // Larger than a vehicle's dot: a car parked at its charger hides only the
@@ -382,110 +379,39 @@ impl MapView {
                 );
             }
         });
+        self.shown = shown;
         clicked_at
     }
 }
 
-/// Fetches one tile to see whether the server answers.
-fn probe(url: &str) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let response = client.get(url).send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                format!("no connection to {}", host_of(url))
-            } else {
-                e.to_string()
-            }
-        })?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("{} answered {}", host_of(url), response.status()))
-        }
-    })
-}
-
-fn host_of(url: &str) -> &str {
-    url.split("//")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or(url)
-}
-
-fn centre_of(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let (lat_min, lat_max, lon_min, lon_max) = bounds(points)?;
-    Some(((lat_min + lat_max) / 2.0, (lon_min + lon_max) / 2.0))
-}
-
-fn bounds(points: &[(f64, f64)]) -> Option<(f64, f64, f64, f64)> {
-    let first = points.first()?;
-    Some(
-        points
-            .iter()
-            .fold((first.0, first.0, first.1, first.1), |(a, b, c, d), p| {
-                (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1))
-            }),
-    )
-}
-
-/// Web Mercator, 0..1 across the world.
-fn mercator(lat: f64, lon: f64) -> (f64, f64) {
-    let x = (lon + 180.0) / 360.0;
-    let lat = lat.clamp(-85.0, 85.0).to_radians();
-    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
-    (x, y)
-}
-
-/// The centre and zoom that show every point in a view of `size` pixels, with a margin.
-fn fit(points: &[(f64, f64)], size: Vec2) -> ((f64, f64), f64) {
-    let Some((lat_min, lat_max, lon_min, lon_max)) = bounds(points) else {
-        return (crate::sim::fleet::CITY_CENTER, 11.0);
+/// A route on the map: a line with a light casing (it stays readable over any tile), a
+/// green dot where it started and a red one where it ended, each labelled.
+fn route_ui(ui: &mut egui::Ui, painter: &egui::Painter, line: &[Pos2]) {
+    let (Some(&start), Some(&end)) = (line.first(), line.last()) else {
+        return;
     };
-    let (x0, y0) = mercator(lat_max, lon_min);
-    let (x1, y1) = mercator(lat_min, lon_max);
-    let width = f64::from(size.x.max(1.0)) * 0.8;
-    let height = f64::from(size.y.max(1.0)) * 0.8;
-    let zoom_x = (width / (256.0 * (x1 - x0).max(1e-9))).log2();
-    let zoom_y = (height / (256.0 * (y1 - y0).max(1e-9))).log2();
-    let zoom = zoom_x.min(zoom_y).clamp(2.0, 16.0);
-    (
-        ((lat_min + lat_max) / 2.0, (lon_min + lon_max) / 2.0),
-        zoom.floor(),
-    )
-}
-
-/// Whether `template` is OpenStreetMap's own server.
-pub fn is_osm(template: &str) -> bool {
-    template.trim() == OSM_TILES
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tile_urls_fill_in_zoom_x_and_y() {
-        assert_eq!(
-            tile_url(OSM_TILES, 3, 4, 5),
-            "https://tile.openstreetmap.org/3/4/5.png"
-        );
+    if line.len() > 1 {
+        painter.add(egui::Shape::line(
+            line.to_vec(),
+            Stroke::new(7.0, Color32::from_white_alpha(200)),
+        ));
+        painter.add(egui::Shape::line(
+            line.to_vec(),
+            Stroke::new(4.0, ROUTE_COLOR),
+        ));
     }
-
-    #[test]
-    fn fitting_a_city_fleet_zooms_in_and_centres_between_the_extremes() {
-        let points = [(48.10, 11.50), (48.20, 11.65)];
-        let (centre, zoom) = fit(&points, Vec2::new(800.0, 600.0));
-        assert!((centre.0 - 48.15).abs() < 1e-9 && (centre.1 - 11.575).abs() < 1e-9);
-        assert!((10.0..=13.0).contains(&zoom), "zoom {zoom}");
-        // One car alone: as close as the fit allows.
-        assert_eq!(fit(&points[..1], Vec2::new(800.0, 600.0)).1, 16.0);
+    for (at, color, label) in [(start, START_COLOR, "Start"), (end, END_COLOR, "End")] {
+        painter.circle(at, 8.0, color, Stroke::new(2.5, Color32::WHITE));
+        // A real widget, as the markers' labels are: screen readers and tests find it.
+        let text = RichText::new(label)
+            .small()
+            .strong()
+            .color(Color32::WHITE)
+            .background_color(color);
+        let offset = if label == "Start" { -26.0 } else { 12.0 };
+        ui.put(
+            egui::Rect::from_min_size(at + Vec2::new(-16.0, offset), Vec2::new(32.0, 14.0)),
+            egui::Label::new(text),
+        );
     }
 }

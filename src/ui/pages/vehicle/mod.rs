@@ -1,9 +1,10 @@
 //! One vehicle: battery over time (local time axis, zoom and pan, quick ranges) with its
-//! charging sessions shaded, then its sessions, trips (with their purposes and notes) and
-//! errors. Only the window on screen is
-//! read, downsampled to the plot's width in pixels, by the reader thread. The owner sets
-//! the vehicle's name, usable capacity and charge target here.
+//! charging sessions shaded, then its sessions, trips (with their purposes and notes, the
+//! changes of those, and a way to see a trip's route on the map) and errors. Only the
+//! window on screen is read, downsampled to the plot's width in pixels, by the reader
+//! thread. The owner sets the vehicle's name, usable capacity and charge target here.
 
+mod changes;
 mod owner_fields;
 mod plot;
 mod tables;

@@ -1,6 +1,6 @@
 //! The vehicle page's tables, one tab each: charging sessions with their energy and cost
-//! (from the owner's capacity, places and prices), trips (in `trips.rs`), and the errors
-//! Smartcar reported.
+//! (from the owner's capacity, places and prices), trips (in `trips.rs`, their tags'
+//! changes in `changes.rs`), and the errors Smartcar reported.
 
 use egui_extras::{Column, TableBuilder};
 
@@ -34,7 +34,13 @@ impl VehicleView {
         // A cell keeps its line (a time wrapped in two reads badly); columns size to fit.
         ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         if tab == Tab::Trips {
-            super::trips::trips_ui(ui, id, &details.trips, &mut self.notes, cx);
+            egui::ScrollArea::vertical()
+                .id_salt(("trips tab", id))
+                .show(ui, |ui| {
+                    super::trips::trips_ui(ui, id, &details.trips, &mut self.notes, cx);
+                    ui.add_space(6.0);
+                    super::changes::changes_ui(ui, id, &details.changes, &details.trips);
+                });
             return;
         }
         egui::ScrollArea::vertical().show(ui, |ui| {

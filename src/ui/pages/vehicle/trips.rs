@@ -1,6 +1,7 @@
 //! The vehicle page's Trips tab: each trip with its distance, duration, energy and
-//! kWh/100 km, and its purpose and note, set here through the owner-writes channel (shown
-//! at once, stored by the channel's thread).
+//! kWh/100 km, a button that shows its route on the map, and its purpose and note, set
+//! here through the owner-writes channel (shown at once, stored by the channel's thread).
+//! Under the table, every change of a purpose or note (`changes.rs`).
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::store::owner::OwnerWrite;
 use crate::store::trips::{Purpose, TaggedTrip};
-use crate::ui::context::PageCx;
+use crate::ui::context::{Nav, PageCx};
 use crate::ui::widgets::{energy as energy_text, local_time_ms};
 
 /// Notes being typed, by the trip's start (ms).
@@ -64,15 +65,22 @@ pub fn trips_ui(
         .and_then(|v| v.capacity_kwh);
     let units = cx.persisted.settings.units;
     let row_height = ui.spacing().interact_size.y + 2.0;
+    // Up to 8 rows, fewer in a short window, so that the changes' header under the table
+    // (its own header row, then the section's) shows without scrolling the tab.
+    let height =
+        (ui.available_height() - row_height * 3.0).clamp(row_height * 3.0, row_height * 8.0);
     let mut writes = Vec::new();
+    let mut nav = None;
     TableBuilder::new(ui)
         .id_salt(("trips", id))
         .striped(true)
-        .max_scroll_height(row_height * 8.0)
-        .columns(Column::auto().at_least(50.0), 7)
+        .min_scrolled_height(height)
+        .max_scroll_height(height)
+        .columns(Column::auto().at_least(50.0), 8)
         .column(Column::remainder().at_least(160.0))
         .header(row_height, |mut header| {
             for heading in [
+                "Route",
                 "Started",
                 "Ended",
                 "Minutes",
@@ -96,6 +104,19 @@ pub fn trips_ui(
                 let (purpose, note) = shown(tagged, id, cx);
                 let at_ms = t.started_at_ms
                     + (t.ended_at_ms.unwrap_or(t.last_seen_ms) - t.started_at_ms) / 2;
+                row.col(|ui| {
+                    if ui
+                        .small_button("Map")
+                        .on_hover_text("Show this trip's route on the map")
+                        .clicked()
+                    {
+                        nav = Some(Nav::TripOnMap {
+                            vehicle_id: id.to_owned(),
+                            from_ms: t.started_at_ms,
+                            to_ms: t.ended_at_ms.unwrap_or(t.last_seen_ms),
+                        });
+                    }
+                });
                 row.col(|ui| {
                     ui.label(local_time_ms(t.started_at_ms))
                         .on_hover_text(if t.is_uncertain() {
@@ -174,5 +195,8 @@ pub fn trips_ui(
         });
     for write in writes {
         cx.writes.send(write);
+    }
+    if nav.is_some() {
+        cx.nav = nav;
     }
 }
