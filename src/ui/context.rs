@@ -19,6 +19,8 @@ pub enum Nav {
     Page(Page),
     /// Ask again for what the page shows (an operation changed the data).
     Reload,
+    /// Show the map, waiting for a click where this driver lives.
+    HomeOnMap(String),
 }
 
 /// The shared context a page draws with.

@@ -1,7 +1,9 @@
 //! The Map page: every vehicle's latest position, the selected one's trail and charging
 //! places over the chosen range, the owner's places as circles, and "Add a place here":
-//! click a point, see the radius, name it.
+//! click a point, see the radius, name it. Drivers' homes show with their radius too, and
+//! "Set a driver's home here" works alike (`homes.rs`).
 
+pub mod homes;
 pub mod widget;
 
 use egui::RichText;
@@ -24,6 +26,8 @@ pub struct MapPage {
     /// "Add a place here": waiting for a click (true), then the form for that point.
     placing: bool,
     new_place: Option<PlaceForm>,
+    /// Drivers' homes and "Set a driver's home here".
+    homes: homes::HomePicker,
 }
 
 impl MapPage {
@@ -42,7 +46,33 @@ impl MapPage {
         self.selected
             .iter()
             .map(|id| Query::Vehicle(id.clone()))
+            .chain([Query::Drivers])
             .collect()
+    }
+
+    /// Takes the drivers read (their homes are drawn).
+    pub fn take_drivers(&mut self, data: &crate::ui::reader::DriversData) {
+        self.homes.take(data);
+    }
+
+    /// Waits for a click where `driver` lives (the Drivers page's "Pick on the map").
+    pub fn pick_home_for(&mut self, driver: &str) {
+        self.placing = false;
+        self.homes.pick_for(driver);
+    }
+
+    /// Clicks the map at a point as a user would (tests use it): it goes to whatever
+    /// waits for a click.
+    pub fn click_at(&mut self, latitude: f64, longitude: f64) {
+        self.clicked((latitude, longitude));
+    }
+
+    fn clicked(&mut self, (lat, lon): (f64, f64)) {
+        if self.placing {
+            self.placing = false;
+            self.new_place = Some(PlaceForm::at(lat, lon));
+        }
+        self.homes.clicked(lat, lon);
     }
 
     /// Takes a vehicle's details: for the selected one, where it charged in the range,
@@ -91,6 +121,7 @@ impl MapPage {
         self.charging_places.clear();
         self.new_place = None;
         self.placing = false;
+        self.homes.reset();
         self.view.fit_to_fleet();
     }
 
@@ -128,11 +159,13 @@ impl MapPage {
                 ui.add_space(8.0);
                 self.place_ui(ui, cx);
                 ui.add_space(8.0);
+                self.homes.ui(ui, cx);
+                ui.add_space(8.0);
                 ui.label(
                     RichText::new(
                         "Dots: latest positions, coloured by battery. Blue line: the selected \
                          vehicle's trail. Green squares: where it charged. Purple circles: your \
-                         places.",
+                         places. Teal circles: drivers' homes.",
                     )
                     .weak()
                     .small(),
@@ -141,12 +174,18 @@ impl MapPage {
         if fit {
             self.view.fit_to_fleet();
         }
+        let homes = self.homes.circles();
         let layers = widget::Layers {
             fleet: &cx.fleet.vehicles,
             trail: &self.trail,
             charging: &self.charging_places,
             places: &cx.fleet.places,
-            draft: self.new_place.as_ref().and_then(PlaceForm::circle),
+            homes: &homes,
+            draft: self
+                .new_place
+                .as_ref()
+                .and_then(PlaceForm::circle)
+                .or_else(|| self.homes.draft()),
             tile_template: &cx.persisted.settings.tile_url,
             units: cx.persisted.settings.units,
         };
@@ -155,9 +194,8 @@ impl MapPage {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             clicked_at = self.view.ui(ui, &layers, &mut clicked);
         });
-        if let Some((lat, lon)) = clicked_at.filter(|_| self.placing) {
-            self.placing = false;
-            self.new_place = Some(PlaceForm::at(lat, lon));
+        if let Some(at) = clicked_at {
+            self.clicked(at);
         }
         if clicked != picked {
             picked = clicked;
