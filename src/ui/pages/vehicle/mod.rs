@@ -4,6 +4,7 @@
 //! read, downsampled to the plot's width in pixels, by the reader thread. The owner sets
 //! the vehicle's name, usable capacity and charge target here.
 
+mod drivers;
 mod owner_fields;
 mod plot;
 mod tables;
@@ -287,6 +288,9 @@ impl VehicleView {
                 ui.label("Reading...");
             });
             return;
+        }
+        if let Some(details) = &self.details {
+            drivers::driver_ui(ui, &id, details, cx);
         }
         self.plot_ui(ui, reader, &id);
         ui.separator();
