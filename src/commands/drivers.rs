@@ -143,7 +143,7 @@ pub enum DriversCommand {
 
 /// A time given on the command line: an instant, or a date of the fleet's time zone (its
 /// start, or with `end_of_day` the start of the next day).
-fn instant(zone: &FleetZone, text: &str, end_of_day: bool) -> anyhow::Result<i64> {
+pub fn instant(zone: &FleetZone, text: &str, end_of_day: bool) -> anyhow::Result<i64> {
     match TimeBound::parse(text).map_err(anyhow::Error::msg)? {
         TimeBound::Instant(ms) => Ok(ms),
         TimeBound::Day(utc_midnight) => {

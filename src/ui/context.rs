@@ -29,6 +29,8 @@ pub enum Nav {
     },
     /// Ask again for what the page shows (an operation changed the data).
     Reload,
+    /// Show the map, waiting for a click where this driver lives.
+    HomeOnMap(String),
 }
 
 /// The shared context a page draws with.

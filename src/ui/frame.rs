@@ -232,6 +232,16 @@ impl FleetApp {
         &mut self.pages.map
     }
 
+    /// The Drivers page (drivers, assignments and statements as last read).
+    pub fn drivers_page(&self) -> &super::pages::drivers::DriversPage {
+        &self.pages.drivers
+    }
+
+    /// The Drivers page, to set it up as a user would.
+    pub fn drivers_page_mut(&mut self) -> &mut super::pages::drivers::DriversPage {
+        &mut self.pages.drivers
+    }
+
     /// The state kept between runs.
     pub fn persisted(&self) -> &Persisted {
         &self.persisted

@@ -44,6 +44,8 @@ pub enum Page {
     Map,
     /// Sessions, energy and cost per month or day.
     Analytics,
+    /// Drivers, who drives which vehicle when, and their home-charging statements.
+    Drivers,
     /// The latest deliveries and the callback server's status.
     Deliveries,
     /// CSV export.
@@ -55,10 +57,11 @@ pub enum Page {
 }
 
 impl Page {
-    const ALL: [(Page, &'static str); 7] = [
+    const ALL: [(Page, &'static str); 8] = [
         (Page::Fleet, "Fleet"),
         (Page::Map, "Map"),
         (Page::Analytics, "Analytics"),
+        (Page::Drivers, "Drivers"),
         (Page::Deliveries, "Deliveries"),
         (Page::Export, "Export"),
         (Page::Account, "Account"),
@@ -270,6 +273,10 @@ impl FleetApp {
                     self.show_page(Page::Map);
                 }
                 Some(Nav::Reload) => self.request_shown(),
+                Some(Nav::HomeOnMap(driver)) => {
+                    self.pages.map.pick_home_for(&driver);
+                    self.show_page(Page::Map);
+                }
                 None => {}
             }
             if wrote {

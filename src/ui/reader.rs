@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::data;
 use super::owner::FleetSnapshot;
 use crate::domain::sessions::Session;
+use crate::store::drivers::{Assignment, Driver};
 use crate::store::sessions::SummaryRow;
+use crate::store::statement::{Statement, statement};
 
 /// How often the reader looks for commits by others.
 const CHANGE_CHECK: Duration = Duration::from_secs(1);
@@ -55,6 +57,10 @@ pub enum Query {
     },
     /// When the last delivery and the last verify challenge arrived.
     Reachability,
+    /// The drivers and every assignment (the Drivers page, the map's homes).
+    Drivers,
+    /// Every driver's home-charging statement of a month (`YYYY-MM`, the fleet's zone).
+    Statements(String),
     /// A vehicle's positions in a window (the map's trail).
     Trail {
         /// Whose.
@@ -94,7 +100,22 @@ pub struct VehicleDetails {
     /// Every change of its trips' purposes and notes, newest first (read with the trips,
     /// so a tag and its change always show together).
     pub changes: Vec<crate::store::trips::TagChange>,
+    /// Who drives it when, oldest first.
+    pub assignments: Vec<Assignment>,
 }
+
+/// The drivers and who drives which vehicle when.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriversData {
+    /// Every driver, by name.
+    pub drivers: Vec<Driver>,
+    /// Every assignment, by vehicle and time.
+    pub assignments: Vec<Assignment>,
+}
+
+/// One driver's statement of a month, or why it can't be made (a sentence saying what
+/// fixes it).
+pub type DriverStatement = (String, Result<Statement, String>);
 
 /// The latest deliveries, and how many there are per outcome.
 pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>);
@@ -126,6 +147,10 @@ pub enum Answer {
     /// A trip's route: the query it answers and its points (latitude, longitude), in time
     /// order, thinned to about [`ROUTE_POINTS`] with both ends kept.
     Route(Query, Result<Vec<(f64, f64)>, String>),
+    /// The drivers and assignments.
+    Drivers(Result<DriversData, String>),
+    /// The month asked for and each driver's statement of it.
+    Statements(String, Result<Vec<DriverStatement>, String>),
 }
 
 /// The UI's end of the reader thread.
@@ -256,6 +281,10 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
                         changes.reverse();
                         changes
                     },
+                    assignments: crate::store::drivers::assignments(conn)?
+                        .into_iter()
+                        .filter(|a| a.vehicle_id == id)
+                        .collect(),
                 })
             })();
             Answer::Vehicle(id, details.map_err(text))
@@ -305,6 +334,24 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
         } => {
             let points = data::trail(conn, vehicle, from_ms, to_ms, ROUTE_POINTS);
             Answer::Route(query, points.map_err(text))
+        }
+        Query::Drivers => Answer::Drivers(
+            (|| {
+                Ok(DriversData {
+                    drivers: crate::store::drivers::drivers(conn)?,
+                    assignments: crate::store::drivers::assignments(conn)?,
+                })
+            })()
+            .map_err(text),
+        ),
+        Query::Statements(month) => {
+            let statements = (|| -> Result<Vec<DriverStatement>, crate::store::StoreError> {
+                crate::store::drivers::drivers(conn)?
+                    .into_iter()
+                    .map(|d| Ok((d.name.clone(), statement(conn, &d.name, &month)?)))
+                    .collect()
+            })();
+            Answer::Statements(month, statements.map_err(text))
         }
     }
 }

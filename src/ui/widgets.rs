@@ -92,6 +92,23 @@ pub fn energy(kwh: Option<f64>) -> String {
     kwh.map_or("–".into(), |e| format!("{e:.1} kWh"))
 }
 
+/// A number typed by the owner (a decimal comma too), or a sentence naming `what`.
+pub fn number(text: &str, what: &str) -> Result<f64, String> {
+    text.trim()
+        .replace(',', ".")
+        .parse()
+        .map_err(|_| format!("{what} must be a number, not {:?}", text.trim()))
+}
+
+/// Where files the app writes go unless the user picks another place: Documents, else
+/// home.
+pub fn default_folder() -> std::path::PathBuf {
+    directories::UserDirs::new()
+        .and_then(|d| d.document_dir().map(std::path::Path::to_owned))
+        .or_else(|| directories::UserDirs::new().map(|d| d.home_dir().to_owned()))
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}
+
 /// A problem in red.
 pub fn problem_ui(ui: &mut egui::Ui, text: &str) {
     ui.colored_label(PROBLEM, text);

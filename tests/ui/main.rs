@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod analytics;
+#[path = "../common/mod.rs"]
+mod common;
 mod demo;
+mod drivers;
 mod export;
 mod fleet;
 mod map;

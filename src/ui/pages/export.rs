@@ -12,7 +12,7 @@ use egui::{Color32, RichText};
 use crate::domain::time::TimeBound;
 use crate::store::{ExportFilter, ExportKind};
 use crate::ui::data::VehicleRow;
-use crate::ui::widgets::date_field_ui;
+use crate::ui::widgets::{date_field_ui, default_folder};
 
 /// The kinds offered, in the order shown.
 const KINDS: [(ExportKind, &str); 9] = [
@@ -83,14 +83,6 @@ fn file_stem(kind: ExportKind) -> &'static str {
         ExportKind::Trips => "trips",
         ExportKind::Reimbursement => "reimbursement",
     }
-}
-
-/// Where exports go unless the user picks another place.
-fn default_folder() -> PathBuf {
-    directories::UserDirs::new()
-        .and_then(|d| d.document_dir().map(Path::to_owned))
-        .or_else(|| directories::UserDirs::new().map(|d| d.home_dir().to_owned()))
-        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 impl ExportView {

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod analytics;
 pub mod deliveries;
+pub mod drivers;
 pub mod export;
 pub mod fleet;
 pub mod map;
@@ -26,6 +27,8 @@ pub struct Pages {
     pub map: map::MapPage,
     /// Analytics.
     pub analytics: analytics::AnalyticsPage,
+    /// Drivers, assignments and statements.
+    pub drivers: drivers::DriversPage,
     /// Deliveries.
     pub deliveries: deliveries::DeliveriesPage,
     /// Export.
@@ -53,6 +56,7 @@ impl Pages {
             Page::Analytics => self.analytics.queries(persisted.by_month),
             Page::Deliveries => self.deliveries.queries(),
             Page::Map => self.map.queries(),
+            Page::Drivers => self.drivers.queries(),
             Page::Account => vec![Query::Reachability],
             Page::Fleet => self.fleet.queries(),
             Page::Export | Page::Settings => Vec::new(),
@@ -87,10 +91,19 @@ impl Pages {
             }
             Answer::Trail(..) => {}
             Answer::Route(query, points) => self.map.take_route(&query, points),
+            Answer::Drivers(Ok(data)) => {
+                self.map.take_drivers(&data);
+                self.drivers.take_drivers(data);
+            }
+            Answer::Statements(month, Ok(statements)) => {
+                self.drivers.take_statements(&month, statements);
+            }
             Answer::Reachability(delivery, verify) => self.reachability = (delivery, verify),
             Answer::Analytics(_, Err(problem))
             | Answer::Deliveries(Err(problem))
-            | Answer::Glance(Err(problem)) => {
+            | Answer::Glance(Err(problem))
+            | Answer::Drivers(Err(problem))
+            | Answer::Statements(_, Err(problem)) => {
                 return Some(problem);
             }
         }
@@ -100,12 +113,15 @@ impl Pages {
     /// Forgets what was read from the other database (demo mode switched).
     pub fn reset(&mut self, persisted: &Persisted) {
         let account = self.account.take();
+        let drivers = std::mem::take(&mut self.drivers);
         *self = Pages {
             account,
             export: std::mem::take(&mut self.export),
             settings: std::mem::take(&mut self.settings),
             ..Pages::default()
         };
+        // The statements' folder is the user's choice, not the database's.
+        self.drivers.keep_folder(&drivers);
         self.vehicle.range = persisted.range;
         self.map.reset();
     }
@@ -120,6 +136,7 @@ impl Pages {
             Page::Fleet => self.fleet.ui(ui, cx),
             Page::Map => self.map.ui(ui, cx),
             Page::Analytics => self.analytics.ui(ui, cx),
+            Page::Drivers => self.drivers.ui(ui, cx),
             Page::Deliveries => self.deliveries.ui(ui, cx),
             Page::Export => self.export.ui(ui, &cx.fleet.vehicles, &cx.backend.db),
             Page::Account => self.account_ui(ui, cx),

@@ -1,9 +1,11 @@
 //! The Map page: every vehicle's latest position, the selected one's trail and charging
 //! places over the chosen range, or one trip's route (from the vehicle page's Trips tab),
 //! the owner's places as circles, and "Add a place here": click a point, see the radius,
-//! name it.
+//! name it. Drivers' homes show with their radius too, and "Set a driver's home here"
+//! works alike (`homes.rs`).
 
 pub mod fit;
+pub mod homes;
 pub mod route;
 mod tiles;
 pub mod widget;
@@ -33,6 +35,8 @@ pub struct MapPage {
     new_place: Option<PlaceForm>,
     /// A trip shown instead of the selected vehicle's trail.
     route: Option<TripRoute>,
+    /// Drivers' homes and "Set a driver's home here".
+    homes: homes::HomePicker,
 }
 
 impl MapPage {
@@ -57,6 +61,7 @@ impl MapPage {
             .iter()
             .map(|id| Query::Vehicle(id.clone()))
             .chain(self.route.as_ref().map(TripRoute::query))
+            .chain([Query::Drivers])
             .collect()
     }
 
@@ -77,6 +82,31 @@ impl MapPage {
         {
             self.view.fit_to_route();
         }
+    }
+
+    /// Takes the drivers read (their homes are drawn).
+    pub fn take_drivers(&mut self, data: &crate::ui::reader::DriversData) {
+        self.homes.take(data);
+    }
+
+    /// Waits for a click where `driver` lives (the Drivers page's "Pick on the map").
+    pub fn pick_home_for(&mut self, driver: &str) {
+        self.placing = false;
+        self.homes.pick_for(driver);
+    }
+
+    /// Clicks the map at a point as a user would (tests use it): it goes to whatever
+    /// waits for a click.
+    pub fn click_at(&mut self, latitude: f64, longitude: f64) {
+        self.clicked((latitude, longitude));
+    }
+
+    fn clicked(&mut self, (lat, lon): (f64, f64)) {
+        if self.placing {
+            self.placing = false;
+            self.new_place = Some(PlaceForm::at(lat, lon));
+        }
+        self.homes.clicked(lat, lon);
     }
 
     /// Takes a vehicle's details: for the selected one, where it charged in the range,
@@ -126,6 +156,7 @@ impl MapPage {
         self.charging_places.clear();
         self.new_place = None;
         self.placing = false;
+        self.homes.reset();
         self.view.fit_to_fleet();
     }
 
@@ -171,11 +202,14 @@ impl MapPage {
                 ui.add_space(8.0);
                 self.place_ui(ui, cx);
                 ui.add_space(8.0);
+                self.homes.ui(ui, cx);
+                ui.add_space(8.0);
                 ui.label(
                     RichText::new(
                         "Dots: latest positions, coloured by battery. Blue line: the selected \
                          vehicle's trail. Green squares: where it charged. Purple circles: your \
-                         places. A trip's route: the Map button on a vehicle's Trips tab.",
+                         places. Teal circles: drivers' homes. A trip's route: the Map \
+                         button on a vehicle's Trips tab.",
                     )
                     .weak()
                     .small(),
@@ -192,6 +226,7 @@ impl MapPage {
         if fit {
             self.view.fit_to_fleet();
         }
+        let homes = self.homes.circles();
         let layers = widget::Layers {
             fleet: &cx.fleet.vehicles,
             trail: &self.trail,
@@ -202,7 +237,12 @@ impl MapPage {
                 .map(TripRoute::shown)
                 .unwrap_or_default(),
             places: &cx.fleet.places,
-            draft: self.new_place.as_ref().and_then(PlaceForm::circle),
+            homes: &homes,
+            draft: self
+                .new_place
+                .as_ref()
+                .and_then(PlaceForm::circle)
+                .or_else(|| self.homes.draft()),
             tile_template: &cx.persisted.settings.tile_url,
             units: cx.persisted.settings.units,
         };
@@ -211,9 +251,8 @@ impl MapPage {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             clicked_at = self.view.ui(ui, &layers, &mut clicked);
         });
-        if let Some((lat, lon)) = clicked_at.filter(|_| self.placing) {
-            self.placing = false;
-            self.new_place = Some(PlaceForm::at(lat, lon));
+        if let Some(at) = clicked_at {
+            self.clicked(at);
         }
         if clicked != picked {
             picked = clicked;

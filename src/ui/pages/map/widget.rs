@@ -28,7 +28,9 @@ pub struct Layers<'a> {
     pub route: &'a [(f64, f64)],
     /// The owner's places, drawn as circles of their radius.
     pub places: &'a [Place],
-    /// A place being added: its centre and radius (m).
+    /// Drivers' homes: name, centre and radius (m).
+    pub homes: &'a [(String, (f64, f64), f64)],
+    /// A place or home being added: its centre and radius (m).
     pub draft: Option<((f64, f64), f64)>,
     /// The tile URL template.
     pub tile_template: &'a str,
@@ -172,6 +174,7 @@ impl MapView {
             charging,
             route,
             places,
+            homes,
             draft,
             tile_template,
             units,
@@ -268,6 +271,7 @@ impl MapView {
                     Color32::from_rgb(120, 80, 200),
                 );
             }
+            super::homes::draw(&painter, projector, homes, ui.style());
             if let Some((centre, radius_m)) = draft {
                 circle(
                     centre,

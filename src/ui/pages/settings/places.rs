@@ -4,7 +4,7 @@
 use crate::store::owner::OwnerWrite;
 use crate::store::sessions::Place;
 use crate::ui::context::PageCx;
-use crate::ui::widgets::{PROBLEM, hint_ui};
+use crate::ui::widgets::{PROBLEM, hint_ui, number};
 
 /// A place being added or edited, as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,13 +27,6 @@ pub struct PlaceForm {
     pub off_peak_price: String,
     /// Why it could not be saved.
     pub problem: Option<String>,
-}
-
-fn number(text: &str, what: &str) -> Result<f64, String> {
-    text.trim()
-        .replace(',', ".")
-        .parse()
-        .map_err(|_| format!("{what} must be a number, not {:?}", text.trim()))
 }
 
 impl PlaceForm {

@@ -5,6 +5,7 @@
 //! thread. The owner sets the vehicle's name, usable capacity and charge target here.
 
 mod changes;
+mod drivers;
 mod owner_fields;
 mod plot;
 mod tables;
@@ -288,6 +289,9 @@ impl VehicleView {
                 ui.label("Reading...");
             });
             return;
+        }
+        if let Some(details) = &self.details {
+            drivers::driver_ui(ui, &id, details, cx);
         }
         self.plot_ui(ui, reader, &id);
         ui.separator();
