@@ -197,6 +197,27 @@ pub(super) fn low_battery_before_shift(
     alerts
 }
 
+/// The silences longer than `wait_ms` in `times` (in order, up to `until_ms`): (last heard,
+/// heard again), the last one `None` while it lasts.
+fn silences(
+    times: impl Iterator<Item = i64>,
+    wait_ms: i64,
+    until_ms: i64,
+) -> Vec<(i64, Option<i64>)> {
+    let times: Vec<i64> = times.filter(|t| *t <= until_ms).collect();
+    let mut gaps: Vec<(i64, Option<i64>)> = times
+        .windows(2)
+        .filter(|w| w[0] + wait_ms < w[1])
+        .map(|w| (w[0], Some(w[1])))
+        .collect();
+    if let Some(&last) = times.last()
+        && last + wait_ms <= until_ms
+    {
+        gaps.push((last, None));
+    }
+    gaps
+}
+
 pub(super) fn vehicle_quiet(
     data: &VehicleData,
     rules: &Rules,
@@ -204,44 +225,22 @@ pub(super) fn vehicle_quiet(
     until_ms: i64,
 ) -> Vec<Alert> {
     let wait = (rules.vehicle_quiet.hours * HOUR_MS as f64) as i64;
-    let message = |last: i64| {
-        format!(
-            "{} has sent nothing since {}: it may be out of reach (an underground car park, no signal), its 12 V battery may be low, or its Smartcar connection may have ended. Open the Smartcar Dashboard to check the vehicle.",
-            data.name,
-            zone.local_minutes(last)
-        )
-    };
-    let times: Vec<i64> = data
-        .points
-        .iter()
-        .map(|p| p.at_ms)
-        .filter(|t| *t <= until_ms)
-        .collect();
-    let mut alerts: Vec<Alert> = times
-        .windows(2)
-        .filter(|w| w[0] + wait < w[1])
-        .map(|w| {
+    silences(data.points.iter().map(|p| p.at_ms), wait, until_ms)
+        .into_iter()
+        .map(|(last, again)| {
             alert(
                 Rule::VehicleQuiet,
                 data,
-                w[0] + wait,
-                Some(w[1]),
-                message(w[0]),
+                last + wait,
+                again,
+                format!(
+                    "{} has sent nothing since {}: it may be out of reach (an underground car park, no signal), its 12 V battery may be low, or its Smartcar connection may have ended. Open the Smartcar Dashboard to check the vehicle.",
+                    data.name,
+                    zone.local_minutes(last)
+                ),
             )
         })
-        .collect();
-    if let Some(&last) = times.last()
-        && last + wait <= until_ms
-    {
-        alerts.push(alert(
-            Rule::VehicleQuiet,
-            data,
-            last + wait,
-            None,
-            message(last),
-        ));
-    }
-    alerts
+        .collect()
 }
 
 pub(super) fn needs_reconnect(data: &VehicleData, zone: &FleetZone, until_ms: i64) -> Vec<Alert> {
@@ -274,33 +273,17 @@ pub(super) fn no_deliveries(
     until_ms: i64,
 ) -> Vec<Alert> {
     let wait = (rules.no_deliveries.hours * HOUR_MS as f64) as i64;
-    let message = |last: i64| {
-        format!(
-            "No delivery from Smartcar since {}: Smartcar disables a webhook whose deliveries keep failing. In the Smartcar Dashboard, check that the webhook is enabled and its callback URL is this server's, and look at its delivery log; then check that this server is reachable from the internet.",
-            zone.local_minutes(last)
-        )
-    };
-    let fleet_alert = |opened: i64, resolved: Option<i64>, last: i64| Alert {
-        rule: Rule::NoDeliveries,
-        vehicle_id: None,
-        opened_at_ms: opened,
-        resolved_at_ms: resolved,
-        message: message(last),
-    };
-    let times: Vec<i64> = arrivals_ms
-        .iter()
-        .copied()
-        .filter(|t| *t <= until_ms)
-        .collect();
-    let mut alerts: Vec<Alert> = times
-        .windows(2)
-        .filter(|w| w[0] + wait < w[1])
-        .map(|w| fleet_alert(w[0] + wait, Some(w[1]), w[0]))
-        .collect();
-    if let Some(&last) = times.last()
-        && last + wait <= until_ms
-    {
-        alerts.push(fleet_alert(last + wait, None, last));
-    }
-    alerts
+    silences(arrivals_ms.iter().copied(), wait, until_ms)
+        .into_iter()
+        .map(|(last, again)| Alert {
+            rule: Rule::NoDeliveries,
+            vehicle_id: None,
+            opened_at_ms: last + wait,
+            resolved_at_ms: again,
+            message: format!(
+                "No delivery from Smartcar since {}: Smartcar disables a webhook whose deliveries keep failing. In the Smartcar Dashboard, check that the webhook is enabled and its callback URL is this server's, and look at its delivery log; then check that this server is reachable from the internet.",
+                zone.local_minutes(last)
+            ),
+        })
+        .collect()
 }
