@@ -344,8 +344,10 @@ fn demo_drivers(
         "Emma Novak",
         "Farid Haddad",
     ];
+    // From midnight (UTC) of the day before the history begins: a date an owner would give.
+    let day = crate::domain::time::DAY_MS;
     let since =
-        crate::domain::time::now_ms() - (i64::from(history_days) + 1) * crate::domain::time::DAY_MS;
+        (crate::domain::time::now_ms() - (i64::from(history_days) + 1) * day).div_euclid(day) * day;
     let night = crate::domain::tariff::Window {
         start_min: 22 * 60,
         end_min: 6 * 60,
