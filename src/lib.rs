@@ -6,6 +6,7 @@
 pub mod account;
 pub mod commands;
 pub mod domain;
+pub mod notify;
 pub mod report;
 pub mod server;
 pub mod sim;

@@ -196,3 +196,22 @@ fn a_van_that_never_charges_opens_plugged_not_charging_the_evening_before_and_lo
         );
     }
 }
+
+#[test]
+fn a_van_silent_for_longer_than_the_look_back_is_still_quiet_with_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = van_that_never_charges(dir.path());
+    let listed = |at: &str| {
+        parse_csv(&ok(&db, &["alerts", "--at", at, "--format", "csv"]))
+            .1
+            .into_iter()
+            .filter(|r| r[1] == "vehicle_quiet")
+            .map(|r| (r[0].clone(), r[4].clone()))
+            .collect::<Vec<_>>()
+    };
+    let soon = listed("2026-05-05T14:00:00Z");
+    assert_eq!(soon.len(), 1, "{soon:?}");
+    assert_eq!(soon[0].1, "2026-05-05T13:00:00Z");
+    // Twenty days later its last reading lies far before the look-back window.
+    assert_eq!(listed("2026-05-25T14:00:00Z"), soon);
+}

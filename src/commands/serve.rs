@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
+use crate::notify::NotifyConfig;
+use crate::notify::worker::{Notifier, Timing};
 use crate::server::sync::{SYNC_PATH, SyncApi};
 use crate::server::{AppState, Limits, Sink, WEBHOOK_PATH, serve_with};
 use crate::smartcar::ManagementToken;
@@ -49,6 +51,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     let sync_token = std::env::var(SYNC_TOKEN_ENV).unwrap_or_default();
     check_sync_token(&sync_token, &token).map_err(super::exit::config_error)?;
     let limits = Limits::from_env().map_err(super::exit::config_error)?;
+    let notify = NotifyConfig::from_env().map_err(super::exit::config_error)?;
     let conn = store::open(
         &options.db,
         &StoreOptions {
@@ -58,6 +61,15 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     )
     .with_context(|| format!("could not open the database {}", options.db.display()))?;
     let (writer, writer_thread) = spawn_writer(conn)?;
+    let alerts_to = notify.describe();
+    let notifier = match alerts_to {
+        Some(_) => Some(Notifier::spawn(
+            options.db.clone(),
+            notify,
+            Timing::default(),
+        )?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("fleetdash-server")
@@ -99,6 +111,9 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
                 "sync API on at {SYNC_PATH}: desktops pull with the token in {SYNC_TOKEN_ENV}"
             )?;
         }
+        if let Some(to) = &alerts_to {
+            writeln!(stdout, "alerts sent to {to}")?;
+        }
         stdout.flush()?;
         serve_with(
             listener,
@@ -115,6 +130,9 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     // Dropping the runtime drops the last writer handles, so the writer finishes its
     // queue and stops.
     drop(runtime);
+    if let Some(notifier) = notifier {
+        notifier.stop();
+    }
     if writer_thread.join().is_err() {
         bail!("the database writer stopped unexpectedly");
     }

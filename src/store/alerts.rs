@@ -83,9 +83,16 @@ fn points(
     from: i64,
     to: i64,
 ) -> Result<Vec<Point>, StoreError> {
+    // The last reading before the window too: a car silent for longer than the look-back
+    // is the quietest of all, and its silence began there.
     let mut statement = conn.prepare_cached(
         "SELECT recorded_at, battery_percent, plugged_in, charging_state FROM readings
-         WHERE vehicle_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3 ORDER BY recorded_at",
+         WHERE vehicle_id = ?1 AND recorded_at = (SELECT max(recorded_at) FROM readings
+                                                  WHERE vehicle_id = ?1 AND recorded_at < ?2)
+         UNION ALL
+         SELECT recorded_at, battery_percent, plugged_in, charging_state FROM readings
+         WHERE vehicle_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3
+         ORDER BY recorded_at",
     )?;
     let rows = statement
         .query_map(params![vehicle_id, from, to], |r| {
@@ -141,6 +148,19 @@ fn reauth(conn: &Connection, vehicle_id: &str, to: i64) -> Result<Vec<Reauth>, S
     Ok(rows)
 }
 
+fn asleep(conn: &Connection, vehicle_id: &str, from: i64, to: i64) -> Result<Vec<i64>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT recorded_at FROM vehicle_errors
+         WHERE vehicle_id = ?1 AND recorded_at >= ?2 AND recorded_at <= ?3
+           AND error_code = 'ASLEEP' COLLATE NOCASE
+         ORDER BY recorded_at",
+    )?;
+    let rows = statement
+        .query_map(params![vehicle_id, from, to], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 fn arrivals(conn: &Connection, from: i64, to: i64) -> Result<Vec<i64>, StoreError> {
     // The last arrival before the window too: a silence may have begun before it.
     let before: Option<i64> = conn.query_row(
@@ -175,12 +195,14 @@ pub fn alerts(
         let points = points(conn, id, from, at_ms)?;
         let ends = session_ends(conn, id, from, at_ms)?;
         let reauth = reauth(conn, id, at_ms)?;
+        let asleep = asleep(conn, id, from, at_ms)?;
         let data = VehicleData {
             vehicle_id: id,
             name,
             points: &points,
             session_ends: &ends,
             reauth: &reauth,
+            asleep: &asleep,
         };
         for alert in vehicle_alerts(&data, &rules, &zone, at_ms) {
             all.push(Listed {

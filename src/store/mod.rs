@@ -14,6 +14,7 @@ pub mod export;
 pub mod ingest;
 pub mod logbook;
 mod moments;
+pub mod notifications;
 pub mod owner;
 pub mod reimbursement;
 pub mod reprocess;

@@ -250,6 +250,30 @@ const MIGRATIONS: &[&str] = &[
         settings TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     "#,
+    // 10: the alerts `serve` sends, one row per alert and channel: queued when the alert
+    // is seen open, `sent_at` once delivered, so a restart neither sends twice nor loses
+    // one. Not derived (a record of what went out): `reprocess` keeps it. And arrivals by
+    // time, for `no_deliveries`.
+    r#"
+    CREATE TABLE alert_notifications (
+        alert_id        TEXT NOT NULL,
+        channel         TEXT NOT NULL,          -- url | email
+        rule            TEXT NOT NULL,
+        vehicle_id      TEXT,
+        title           TEXT NOT NULL,
+        message         TEXT NOT NULL,
+        opened_at       INTEGER NOT NULL,
+        queued_at       INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        sent_at         INTEGER,
+        PRIMARY KEY (alert_id, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_notifications_due ON alert_notifications(next_attempt_at)
+        WHERE sent_at IS NULL;
+    CREATE INDEX deliveries_by_time ON deliveries(received_at) WHERE outcome != 'verify';
+    "#,
 ];
 
 /// The first version with materialised sessions and trips: a database migrated past it

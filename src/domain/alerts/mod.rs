@@ -57,6 +57,18 @@ impl Rule {
         }
     }
 
+    /// A short heading in plain words, for notifications and lists.
+    pub fn title(self) -> &'static str {
+        match self {
+            Rule::LowBatteryBeforeShift => "Low battery before the shift",
+            Rule::PluggedNotCharging => "Plugged in but not charging",
+            Rule::ChargingStoppedEarly => "Charging stopped early",
+            Rule::VehicleQuiet => "Vehicle not reporting",
+            Rule::NoDeliveries => "No data from Smartcar",
+            Rule::NeedsReconnect => "Vehicle needs reconnecting",
+        }
+    }
+
     /// Reads a rule's name.
     pub fn parse(name: &str) -> Result<Rule, String> {
         Rule::ALL
@@ -149,6 +161,9 @@ pub struct VehicleData<'a> {
     pub session_ends: &'a [SessionEnd],
     /// Re-authentication verdicts, in time order.
     pub reauth: &'a [Reauth],
+    /// When Smartcar answered that the vehicle is asleep (`VEHICLE_STATE` `ASLEEP`), in
+    /// time order: it was reached, so it is not quiet, though it sent no reading.
+    pub asleep: &'a [i64],
 }
 
 /// Every alert of one vehicle that opened up to `until_ms` (resolutions after it are not

@@ -225,7 +225,10 @@ pub(super) fn vehicle_quiet(
     until_ms: i64,
 ) -> Vec<Alert> {
     let wait = (rules.vehicle_quiet.hours * HOUR_MS as f64) as i64;
-    silences(data.points.iter().map(|p| p.at_ms), wait, until_ms)
+    let mut heard: Vec<i64> = data.points.iter().map(|p| p.at_ms).collect();
+    heard.extend_from_slice(data.asleep);
+    heard.sort_unstable();
+    silences(heard.into_iter(), wait, until_ms)
         .into_iter()
         .map(|(last, again)| {
             alert(

@@ -29,6 +29,7 @@ fn data<'a>(points: &'a [Point], ends: &'a [SessionEnd], reauth: &'a [Reauth]) -
         points,
         session_ends: ends,
         reauth,
+        asleep: &[],
     }
 }
 
@@ -278,6 +279,29 @@ fn vehicle_quiet_opens_after_the_hours_without_a_reading_and_resolves_at_the_nex
             t + 6 * hour
         ),
         [(t + 6 * hour, None)]
+    );
+}
+
+#[test]
+fn a_car_smartcar_reports_asleep_is_not_quiet_but_one_that_stops_answering_is() {
+    let t = at("2026-05-04T18:00:00Z");
+    let hour = 60 * MIN;
+    let points = [point(t, 50.0, false, false)];
+    // Parked for the night; the relay's hourly polls are answered "asleep".
+    let asleep: Vec<i64> = (1..=12).map(|h| t + h * hour).collect();
+    let parked = VehicleData {
+        asleep: &asleep,
+        ..data(&points, &[], &[])
+    };
+    assert_eq!(check(Rule::VehicleQuiet, &parked, t + 12 * hour), []);
+    // The answers stop after 02:00: quiet six hours later, across midnight.
+    let stopped = VehicleData {
+        asleep: &asleep[..8],
+        ..data(&points, &[], &[])
+    };
+    assert_eq!(
+        check(Rule::VehicleQuiet, &stopped, t + 16 * hour),
+        [(t + 14 * hour, None)]
     );
 }
 
