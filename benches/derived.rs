@@ -51,6 +51,7 @@ fn main() {
         days,
         seed: 3,
         start_ms: now_ms() - i64::from(days) * DAY_MS,
+        faults: Default::default(),
     };
     let summary = fleetdash::commands::simulate::write_history(&config, &db).expect("history");
     println!(

@@ -118,6 +118,7 @@ fn main() {
         days,
         seed: 3,
         start_ms: now_ms() - i64::from(days) * DAY_MS,
+        faults: Default::default(),
     };
     eprintln!("writing {days} days of one-minute history for 10 vehicles...");
     let summary = fleetdash::commands::simulate::write_history(&config, &db).expect("the history");

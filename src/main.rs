@@ -328,6 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 days,
                 seed,
                 start_ms,
+                faults: Default::default(),
             };
             if let Some(db) = db {
                 let summary = commands::simulate::write_history(&config, &db)?;

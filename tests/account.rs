@@ -27,6 +27,7 @@ async fn setup(dir: &tempfile::TempDir) -> (SimApi, String, Account) {
             days: 2,
             seed: 5,
             start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+            faults: Default::default(),
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

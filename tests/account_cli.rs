@@ -84,6 +84,7 @@ async fn setup(vehicles: usize) -> Setup {
             days: 3,
             seed: 9,
             start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+            faults: Default::default(),
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

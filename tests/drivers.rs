@@ -505,6 +505,7 @@ fn a_berlin_march_of_the_simulated_fleet_pays_each_driver_the_energy_their_car_c
         days: 40,
         seed: 8,
         start_ms: parse_time_text("2026-02-25T00:00:00Z").unwrap(),
+        faults: Default::default(),
     };
     fleetdash::commands::simulate::write_history(&config, &db).unwrap();
     ok(&db, &["settings", "timezone", "Europe/Berlin"]);

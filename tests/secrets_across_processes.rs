@@ -157,6 +157,7 @@ async fn setup(make_tamper: impl FnOnce(PathBuf) -> Tamper) -> (Setup, fleetdash
             days: 2,
             seed: 11,
             start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+            faults: Default::default(),
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

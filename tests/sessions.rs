@@ -262,6 +262,7 @@ fn fleet_check(format: Format, seed: u64) -> (usize, usize, usize, usize, f64) {
         days: 14,
         seed,
         start_ms: T0,
+        faults: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let mut conn = store::open(&dir.path().join("s.sqlite3"), &StoreOptions::default()).unwrap();
@@ -343,6 +344,7 @@ fn reprocess_gives_the_same_sessions() {
         days: 3,
         seed: 2,
         start_ms: T0,
+        faults: Default::default(),
     };
     {
         let mut conn = store::open(&db, &StoreOptions::default()).unwrap();

@@ -109,6 +109,7 @@ fn fleet() -> FleetConfig {
             days: DAYS + 1,
             seed: SEED,
             start_ms: (now_ms().div_euclid(DAY_MS) - 1) * DAY_MS,
+            faults: Default::default(),
         })
         .clone()
 }

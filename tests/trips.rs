@@ -94,6 +94,7 @@ fn through_the_store(format: Format, seed: u64) -> Check {
         days: 14,
         seed,
         start_ms: T0,
+        faults: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let mut conn = store::open(&dir.path().join("t.sqlite3"), &StoreOptions::default()).unwrap();
@@ -158,6 +159,7 @@ fn gps_distances_of_the_minute_history_are_within_2_percent_of_the_route() {
         days: 5,
         seed: 4,
         start_ms: T0,
+        faults: Default::default(),
     };
     fleetdash::commands::simulate::write_history(&config, &db).unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -556,6 +558,7 @@ fn a_month_of_trips_breaks_across_pages_with_the_header_repeated_and_totals_that
         days: 33,
         seed: 3,
         start_ms: T0,
+        faults: Default::default(),
     };
     fleetdash::commands::simulate::write_history(&config, &db).unwrap();
     let id = fleetdash::sim::fleet::vehicles(&config)[0].id.clone();

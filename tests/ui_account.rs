@@ -97,6 +97,7 @@ fn the_account_page_saves_signs_in_subscribes_refreshes_and_tests_the_callback()
             days: 2,
             seed: 11,
             start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+            faults: Default::default(),
         },
     });
     let (origin, callback) = runtime.block_on(async {

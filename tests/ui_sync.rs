@@ -25,6 +25,7 @@ const SYNC_TOKEN: &str = "ui-relay-sync-token-5k2m";
 fn fleet() -> Vec<Delivery> {
     let config = FleetConfig {
         start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+        faults: Default::default(),
         ..fleet_config(23, 2, 1)
     };
     fleet_deliveries(&config, Format::V4)

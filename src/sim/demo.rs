@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 
 use super::api::{SimApi, SimApiConfig, router};
 use super::deliver::{DeliverOptions, LogEntry, Summary, deliver_all};
-use super::fleet::FleetConfig;
+use super::fleet::{Faults, FleetConfig};
 use super::schedule::Schedule;
 use crate::domain::time::{DAY_MS, now_ms};
 use crate::smartcar::{Format, ManagementToken};
@@ -74,6 +74,7 @@ impl Demo {
             days: options.history_days + 365,
             seed: options.seed,
             start_ms: now - i64::from(options.history_days) * DAY_MS,
+            faults: demo_faults(options),
         };
         let api = SimApi::new(SimApiConfig {
             client_id: DEMO_CLIENT_ID.into(),
@@ -120,6 +121,16 @@ impl Drop for Demo {
     }
 }
 
+/// The demo's trouble: its last car (a Ford E-Transit van in a fleet of five) comes home
+/// to a dead charger every night of the history and after. On a first start the owner sees
+/// it plugged in and not charging in the evening, low before the 06:00 shift in the
+/// morning: the alerts have something to say at once.
+pub fn demo_faults(options: &DemoOptions) -> Faults {
+    Faults {
+        dead_home_charger: (options.vehicles >= 2).then(|| (options.vehicles - 1, i64::MIN)),
+    }
+}
+
 /// Purposes an owner would have given some of the demo's trips of its history, as
 /// (vehicle id, an instant inside the trip, purpose): of every three drives, one business,
 /// one private, one left for the owner to tag. The drives are the simulation's own, so the
@@ -134,6 +145,7 @@ pub fn demo_trip_purposes(
         days: options.history_days + 1,
         seed: options.seed,
         start_ms: now_ms - i64::from(options.history_days) * DAY_MS,
+        faults: demo_faults(options),
     };
     let mut purposes = Vec::new();
     for (index, spec) in crate::sim::fleet::vehicles(&fleet).into_iter().enumerate() {

@@ -189,6 +189,7 @@ fn run_demo(
         days: 1,
         seed: options.seed,
         start_ms: 0,
+        faults: Default::default(),
     };
     let specs = crate::sim::fleet::vehicles(&fleet);
     for spec in &specs {
@@ -221,6 +222,14 @@ fn run_demo(
         });
     }
     owner.extend(demo_drivers(&specs, options.history_days));
+    // The demo's cars report through v4 webhooks, which say nothing while a car sleeps
+    // parked: a night is about 14 hours of silence, and no relay polls them. The owner of
+    // such a fleet would give `vehicle_quiet` more hours than its default six.
+    owner.push(crate::store::owner::OwnerWrite::AlertRule {
+        rule: crate::domain::alerts::Rule::VehicleQuiet,
+        on: None,
+        settings: vec![("hours".into(), "16".into())],
+    });
     crate::store::owner::apply_all(&mut conn, &owner)?;
     // Purposes on some of the history's trips, so the logbook and Trips tab show them.
     for (vehicle, at_ms, purpose) in

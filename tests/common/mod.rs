@@ -328,6 +328,7 @@ pub fn fleet_config(seed: u64, vehicles: usize, days: u32) -> fleetdash::sim::fl
         days,
         seed,
         start_ms: JAN_1_2026,
+        faults: Default::default(),
     }
 }
 

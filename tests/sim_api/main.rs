@@ -31,6 +31,7 @@ async fn start(vehicles: usize) -> Sim {
             days: 3,
             seed: 4,
             start_ms: fleetdash::domain::time::now_ms() - 2 * 86_400_000,
+            faults: Default::default(),
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -240,6 +240,7 @@ fn statements_show_the_store_s_totals_save_a_pdf_and_say_what_fixes_a_missing_ca
         days: 20,
         seed: 7,
         start_ms: parse_time_text("2026-03-01T00:00:00Z").unwrap(),
+        faults: Default::default(),
     };
     fleetdash::commands::simulate::write_history(&config, &db).unwrap();
     let spec = fleetdash::sim::fleet::vehicles(&config).remove(0);

@@ -36,6 +36,7 @@ pub fn seeded_db(dir: &Path, vehicles: usize, days: u32) -> PathBuf {
         days,
         seed: 7,
         start_ms: now_ms() - i64::from(days) * DAY_MS,
+        faults: Default::default(),
     };
     fleetdash::commands::simulate::write_history(&config, &db).unwrap();
     db

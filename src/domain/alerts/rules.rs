@@ -113,7 +113,9 @@ pub(super) fn charging_stopped_early(
         .iter()
         .filter(|e| e.ended_at_ms <= until_ms)
     {
-        if end.end_percent >= target || end.ended_at_ms < open_until {
+        // Compared as the owner reads it, in whole percent: a charger that stops at
+        // 79.9 % of an 80 % target did its job.
+        if end.end_percent.round() >= target || end.ended_at_ms < open_until {
             continue;
         }
         // Resolved when it next reaches the target, or a day later.

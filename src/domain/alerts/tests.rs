@@ -230,6 +230,23 @@ fn charging_stopped_early_opens_at_the_end_and_resolves_at_the_target_or_a_day_l
         ),
         []
     );
+    // 79.5 % reads as 80 %; 79.4 % as 79 %.
+    for (percent, opens) in [(79.5, false), (79.4, true)] {
+        let ends = [SessionEnd {
+            ended_at_ms: end,
+            end_percent: percent,
+        }];
+        assert_eq!(
+            !check(
+                Rule::ChargingStoppedEarly,
+                &data(&[], &ends, &[]),
+                end + MIN
+            )
+            .is_empty(),
+            opens,
+            "{percent}"
+        );
+    }
     assert_eq!(
         check(
             Rule::ChargingStoppedEarly,

@@ -9,6 +9,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::domain::ChargingState;
 
+mod truth;
+pub use truth::{TrueSession, TrueTrip};
+
 /// Milliseconds in a simulated minute, the fleet's time step.
 pub const STEP_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -25,6 +28,18 @@ pub struct FleetConfig {
     pub seed: u64,
     /// First simulated instant (ms since the Unix epoch); rounded down to midnight UTC.
     pub start_ms: i64,
+    /// What goes wrong on purpose, for the alerts to catch.
+    pub faults: Faults,
+}
+
+/// Imperfections of the simulated fleet beyond Smartcar's own (late, repeated, out of
+/// order deliveries): things that go wrong with the cars themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// A vehicle (by index) whose charger at its overnight spot delivers nothing from an
+    /// instant (ms) on: plugged in every evening, never charging overnight, it reaches the
+    /// morning with the charge it came home with. Public fast chargers still work.
+    pub dead_home_charger: Option<(usize, i64)>,
 }
 
 /// A vehicle of the simulated fleet.
@@ -67,34 +82,6 @@ pub struct Sample {
     pub moving: bool,
     /// Distance travelled over the vehicle's life, km (the truth trips are checked against).
     pub odometer_km: f64,
-}
-
-/// A plug-in as it really happened, for checking what fleetdash derives from readings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrueSession {
-    /// When the cable was connected.
-    pub plugged_at_ms: i64,
-    /// When it was disconnected (`None` while still plugged at the end).
-    pub unplugged_at_ms: Option<i64>,
-    /// State of charge at plug-in.
-    pub start_percent: f64,
-    /// State of charge at unplug (or at the end).
-    pub end_percent: f64,
-    /// Energy put into the battery.
-    pub energy_kwh: f64,
-    /// Where (latitude, longitude).
-    pub place: (f64, f64),
-}
-
-/// A drive as it really happened, for checking the trips fleetdash derives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrueTrip {
-    /// The last minute parked before it moved.
-    pub parked_until_ms: i64,
-    /// The minute it arrived (`None` while still driving at the end).
-    pub arrived_at_ms: Option<i64>,
-    /// Distance driven, km.
-    pub distance_km: f64,
 }
 
 const MODELS: &[(&str, &str, i64, f64, f64)] = &[
@@ -201,6 +188,8 @@ pub struct VehicleSim {
     target_soc: f64,
     /// A smart-charging pause (start, end) in ms, for tonight.
     pause: Option<(i64, i64)>,
+    /// From when the charger at its overnight spot is dead ([`Faults`]).
+    dead_home_charger_from_ms: Option<i64>,
     /// Today's departure and return times.
     depart_ms: i64,
     return_ms: i64,
@@ -227,6 +216,11 @@ impl VehicleSim {
             charger_kw: 0.0,
             target_soc: 90.0,
             pause: None,
+            dead_home_charger_from_ms: config
+                .faults
+                .dead_home_charger
+                .filter(|(vehicle, _)| *vehicle == index)
+                .map(|(_, from)| from),
             depart_ms: 0,
             return_ms: 0,
             sessions: Vec::new(),
@@ -360,7 +354,11 @@ impl VehicleSim {
                 self.activity = Activity::Parked { until_ms: i64::MAX };
             }
             Arrival::Depot => {
-                if self.rng.random_bool(0.9) {
+                // The driver of a car with a dead charger plugs in every evening all the
+                // same: that is the trouble (the draw is made either way, so the rest of
+                // its day stays as it would have been).
+                let plugs = self.rng.random_bool(0.9);
+                if plugs || self.dead_home_charger_from_ms.is_some() {
                     self.plug_in(11.0, 90.0);
                 }
                 let tomorrow = (self.now_ms.div_euclid(DAY_MS) + 1) * DAY_MS;
@@ -375,6 +373,13 @@ impl VehicleSim {
     /// Charges for one minute; returns the state to report.
     fn charge_minute(&mut self) -> ChargingState {
         if !self.plugged {
+            return ChargingState::NotCharging;
+        }
+        if self.position == self.spec.depot
+            && self
+                .dead_home_charger_from_ms
+                .is_some_and(|from| self.now_ms >= from)
+        {
             return ChargingState::NotCharging;
         }
         if self.soc >= self.target_soc - 0.05 {

@@ -194,6 +194,7 @@ fn a_simulated_week_delivered_late_and_in_pieces_derives_what_a_full_detection_d
         days: 7,
         seed: 5,
         start_ms: 1_767_225_600_000,
+        faults: Default::default(),
     };
     let spec = vehicles(&config).remove(0);
     // Every third minute, as a sparse v4 car: enough for trips and sessions.
