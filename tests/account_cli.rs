@@ -305,12 +305,14 @@ async fn login_subscribe_poll_and_unsubscribe_work_end_to_end_and_no_secret_is_p
     );
 
     // Polling fills the store through the same path as webhooks, marked as from the API,
-    // and clears the re-connect flag once the car answers.
+    // each answer archived as a delivery of fleetdash's own (so reprocess and sync keep
+    // it), and clears the re-connect flag once the car answers.
     let polled = setup.run(&["poll"], true).await;
     assert_eq!(
         count(
             &setup.db(),
-            "SELECT count(DISTINCT vehicle_id) FROM readings WHERE source = 'api' AND battery_percent IS NOT NULL"
+            "SELECT count(DISTINCT vehicle_id) FROM readings WHERE source = 'api' AND battery_percent IS NOT NULL
+             AND delivery_id IN (SELECT id FROM deliveries WHERE format = 'api' AND kind = 'batch')"
         ),
         3
     );

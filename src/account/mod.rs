@@ -6,6 +6,7 @@
 
 pub mod file_lock;
 mod paths;
+pub mod poll;
 pub mod secrets;
 
 use std::collections::HashMap;

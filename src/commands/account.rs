@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::account::poll::{FetchError, fetch};
 use crate::account::{Account, Grant, new_state};
 use crate::domain::time::now_ms;
-use crate::domain::{Source, VehicleInfo};
 use crate::server::oauth::{self, LoginWaiters};
 use crate::smartcar::client::ConnectOutcome;
+use crate::smartcar::{Webhook, parse_archived};
 use crate::store::{self, Batch, StoreOptions};
 
 /// How long `login` waits for the owner to finish in the browser.
@@ -390,49 +391,46 @@ async fn change_subscriptions(
     Ok(ids.len())
 }
 
-/// Fetches battery, charge and location of vehicles through the batch endpoint into the
-/// store (`source = api`); returns the readings stored.
+/// Fetches battery, charge and location of vehicles through the batch endpoint and archives
+/// each answer as a delivery (fleetdash's own API record: `format` = `api`), read by the same
+/// code as webhooks (`source` = `api`), so `reprocess` keeps the readings and a desktop that
+/// syncs from this database gets them too. Returns the readings stored.
 pub async fn poll(account: &Account, db: &Path, ids: &[String]) -> anyhow::Result<usize> {
     let ids = chosen(account, ids, ids.is_empty())?;
     let mut conn = store::open(db, &StoreOptions::default())?;
     let mut stored = 0;
     let mut failures = Vec::new();
     for id in &ids {
-        let Some(grant) = account.grant_for(id)? else {
-            continue;
-        };
-        let access = account.access_token(&grant.id).await?;
-        let items = match account.client.batch(&access, id).await {
-            Ok(items) => items,
+        let fetched = match fetch(account, id, &now_ms).await {
+            Ok(fetched) => fetched,
+            Err(FetchError::NoLogin) => continue,
             Err(error) => {
-                if error.code.as_deref() == Some("AUTHENTICATION_FAILED") {
-                    let url = account.client.reauthenticate_url(
-                        &account.application()?,
-                        id,
-                        &new_state(),
-                    );
-                    store::vehicles::mark_needs_reauth(&conn, id, &url)?;
-                    failures.push(format!("{id}: its owner must re-connect it: {url}"));
-                } else {
-                    failures.push(format!("{id}: {error}"));
-                }
+                failures.push(format!("{id}: {error}"));
                 continue;
             }
         };
-        let (readings, notes) = crate::smartcar::webhook::readings_from_batch(&items, now_ms());
-        for note in notes {
+        let parsed = parse_archived(&fetched.body, fetched.fetched_at_ms);
+        let mut batch = Batch::begin(&mut conn)?;
+        let ingested = batch.ingest(fetched.fetched_at_ms, &fetched.body, &parsed)?;
+        batch.commit()?;
+        let Ok(Webhook::Event(event)) = &parsed else {
+            failures.push(format!(
+                "{id}: Smartcar's answer could not be read; it is kept in quarantine"
+            ));
+            continue;
+        };
+        for note in &event.notes {
             tracing::warn!(vehicle = %id, note, "part of a batch answer was not read");
         }
-        let mut batch = Batch::begin(&mut conn)?;
-        let count = batch.store_readings(id, None::<&VehicleInfo>, &readings, Source::Api, None)?;
-        batch.commit()?;
-        // An answer at all proves Smartcar reaches the car again.
-        if !readings
+        let readings = &event.units[0].readings;
+        if let Some(locked_out) = readings
             .errors
             .iter()
-            .any(|e| e.error_code == "AUTHENTICATION_FAILED")
+            .find(|e| e.needs_reauthentication() && e.active)
         {
-            store::vehicles::clear_needs_reauth(&conn, id)?;
+            let url = locked_out.resolution_url.as_deref().unwrap_or_default();
+            failures.push(format!("{id}: its owner must re-connect it: {url}"));
+            continue;
         }
         println!(
             "{id}: {} battery, {} charge, {} location, {} error reading(s)",
@@ -441,7 +439,7 @@ pub async fn poll(account: &Account, db: &Path, ids: &[String]) -> anyhow::Resul
             readings.locations.len(),
             readings.errors.len()
         );
-        stored += count;
+        stored += ingested.readings;
     }
     for failure in &failures {
         eprintln!("{failure}");

@@ -115,15 +115,16 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
             writeln!(stdout, "alerts sent to {to}")?;
         }
         stdout.flush()?;
-        serve_with(
-            listener,
-            AppState::with_sync(token, Sink::Store(writer), sync),
-            limits,
-            async {
-                stop.await;
-                tracing::info!("shutting down: finishing requests in flight");
-            },
-        )
+        let state = AppState::with_sync(token, Sink::Store(writer), sync);
+        // Off the request path: it stores through the same writer, and stops with the server.
+        tokio::spawn(crate::server::gaps::run_for_this_machine(
+            state.clone(),
+            options.db.clone(),
+        ));
+        serve_with(listener, state, limits, async {
+            stop.await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
         .await?;
         Ok(())
     });

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod downsample;
+pub mod gaps;
 pub mod geo;
 pub mod glance;
 pub mod money;

@@ -1,7 +1,9 @@
-//! The callback server (axum): Smartcar's webhook deliveries, and health.
+//! The callback server (axum): Smartcar's webhook deliveries, and health; and on `serve`,
+//! the poller that fills quiet vehicles' gaps through the API ([`gaps`]).
 //! Nothing here knows egui. [`router`] builds the whole app so tests can drive it.
 
 mod admission;
+pub mod gaps;
 mod listen;
 pub mod oauth;
 pub mod quota;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{AppState, Sink, Slots};
 use crate::domain::time::now_ms;
-use crate::smartcar::{Webhook, is_plain_challenge, parse_webhook};
+use crate::smartcar::{ParseError, Webhook, is_plain_challenge, parse_webhook};
 use crate::store::Outcome;
 
 /// Largest unsigned body read at all: only a verify challenge may come unsigned, and a
@@ -94,6 +94,19 @@ pub(super) async fn receive(
     }
     if !signed {
         return refuse_signature(&state);
+    }
+    if matches!(parsed, Err(ParseError::ApiRecord)) {
+        // This endpoint takes Smartcar's deliveries. An API record here is a mistake or a
+        // forgery, and once archived, `reprocess` and every syncing desktop would read it
+        // as a poll fleetdash made: refuse it before anything is stored.
+        tracing::warn!(
+            outcome = "refused",
+            "refused a signed body that is a fleetdash API record, not a Smartcar delivery"
+        );
+        return error(
+            StatusCode::BAD_REQUEST,
+            "not a Smartcar delivery: fleetdash's own API records are never accepted here",
+        );
     }
 
     let kind = match &parsed {

@@ -7,4 +7,4 @@ pub mod signature;
 pub mod webhook;
 
 pub use signature::{ManagementToken, is_plain_challenge};
-pub use webhook::{Event, EventUnit, Format, ParseError, Webhook, parse_webhook};
+pub use webhook::{Event, EventUnit, Format, ParseError, Webhook, parse_archived, parse_webhook};

@@ -161,16 +161,21 @@ fn asleep(conn: &Connection, vehicle_id: &str, from: i64, to: i64) -> Result<Vec
     Ok(rows)
 }
 
+/// When Smartcar's deliveries arrived. The relay's own API polls (`format` = `api`) are
+/// not among them: they go on hourly when the webhook stops, which is what
+/// `no_deliveries` must see.
 fn arrivals(conn: &Connection, from: i64, to: i64) -> Result<Vec<i64>, StoreError> {
     // The last arrival before the window too: a silence may have begun before it.
     let before: Option<i64> = conn.query_row(
-        "SELECT max(received_at) FROM deliveries WHERE received_at < ?1 AND outcome != 'verify'",
+        "SELECT max(received_at) FROM deliveries
+         WHERE received_at < ?1 AND outcome != 'verify' AND format != 'api'",
         [from],
         |r| r.get(0),
     )?;
     let mut statement = conn.prepare_cached(
         "SELECT received_at FROM deliveries
-         WHERE received_at >= ?1 AND received_at <= ?2 AND outcome != 'verify' ORDER BY received_at",
+         WHERE received_at >= ?1 AND received_at <= ?2 AND outcome != 'verify' AND format != 'api'
+         ORDER BY received_at",
     )?;
     let mut times: Vec<i64> = before.into_iter().collect();
     for t in statement.query_map(params![from, to], |r| r.get(0))? {

@@ -1,11 +1,12 @@
 //! Turning one delivery into archive and derived rows, inside the caller's transaction.
-//! The callback server, `reprocess` and (later) API polling all go through here, so every
-//! path derives readings the same way.
+//! The callback server, `reprocess`, a desktop's sync and the API polls (`fleetdash poll`,
+//! the relay's poller) all go through here, so every path derives readings the same way.
 
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+pub(crate) use super::classify::classify;
 use super::moments::merge_by_time;
 use crate::domain::{Readings, Source, VehicleInfo};
 use crate::smartcar::{EventUnit, ParseError, Webhook};
@@ -46,50 +47,6 @@ pub struct Ingested {
     pub vehicles: usize,
     /// Readings stored (0 for duplicates).
     pub readings: usize,
-}
-
-/// Columns of a `deliveries` row, as derived from a parse.
-pub(crate) struct Classified {
-    pub format: &'static str,
-    pub kind: String,
-    pub mode: Option<String>,
-    pub event_key: Option<String>,
-    pub detail: Option<String>,
-    pub vehicle_ids: Option<String>,
-}
-
-pub(crate) fn classify(parsed: &Result<Webhook, ParseError>) -> Classified {
-    match parsed {
-        Ok(Webhook::Verify { format, .. }) => Classified {
-            format: format.as_str(),
-            kind: "verify".into(),
-            mode: None,
-            event_key: None,
-            detail: None,
-            vehicle_ids: None,
-        },
-        Ok(Webhook::Event(event)) => Classified {
-            format: event.format.as_str(),
-            kind: event.kind.clone(),
-            mode: event.mode.clone(),
-            event_key: join(event.units.iter().map(|u| u.key.as_str())),
-            detail: (!event.notes.is_empty()).then(|| event.notes.join("; ")),
-            vehicle_ids: join(event.units.iter().map(|u| u.vehicle_id.as_str())),
-        },
-        Err(error) => Classified {
-            format: "unknown",
-            kind: "unknown".into(),
-            mode: None,
-            event_key: None,
-            detail: Some(error.to_string()),
-            vehicle_ids: None,
-        },
-    }
-}
-
-fn join<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String> {
-    let joined = parts.collect::<Vec<_>>().join(" ");
-    (!joined.is_empty()).then_some(joined)
 }
 
 /// One write transaction. Vehicle rows are touched once per batch rather than once per
@@ -254,7 +211,7 @@ impl<'c> Batch<'c> {
                 readings: 0,
             });
         };
-        let stored = self.store_units(delivery_id, &event.units)?;
+        let stored = self.store_units(delivery_id, &event.units, event.source)?;
         let mut outcome = Outcome::Parsed;
         if stored.is_repeat(event.units.len()) {
             // Every unit was stored before: a retry. Keep a note, not a second copy.
@@ -303,7 +260,7 @@ impl<'c> Batch<'c> {
             .prepare_cached("UPDATE deliveries SET received_at = ?2 WHERE id = ?1")?
             .execute(params![delivery_id, received_at_ms])?;
         let Some(Ok(Webhook::Event(event))) =
-            body.map(|body| crate::smartcar::parse_webhook(&body, received_at_ms))
+            body.map(|body| crate::smartcar::parse_archived(&body, received_at_ms))
         else {
             return Ok(true);
         };
@@ -347,7 +304,7 @@ impl<'c> Batch<'c> {
                 &unit.vehicle_id,
                 unit.info.as_ref(),
                 &unit.readings,
-                Source::Webhook,
+                event.source,
                 Some(delivery_id),
             )?;
         }
@@ -355,11 +312,12 @@ impl<'c> Batch<'c> {
     }
 
     /// Stores the units whose keys are new (each key once, even if repeated within the
-    /// delivery), attributing them to `delivery_id`.
+    /// delivery), attributing them to `delivery_id` and `source`.
     pub(crate) fn store_units(
         &mut self,
         delivery_id: i64,
         units: &[EventUnit],
+        source: Source,
     ) -> rusqlite::Result<StoredUnits> {
         let mut stored = StoredUnits::default();
         for unit in units {
@@ -376,12 +334,28 @@ impl<'c> Batch<'c> {
                     &unit.vehicle_id,
                     unit.info.as_ref(),
                     &unit.readings,
-                    Source::Webhook,
+                    source,
                     Some(delivery_id),
                 )?;
+                if let Some(at_ms) = unit.answered_at_ms {
+                    self.answered(&unit.vehicle_id, at_ms, delivery_id)?;
+                }
             }
         }
         Ok(stored)
+    }
+
+    /// Smartcar answered an API poll about the vehicle at `at_ms`, so its connection works:
+    /// the re-connect flag clears, and an AUTHENTICATION_FAILED still open then is resolved
+    /// by a row of its own (which also closes the `needs_reconnect` alert).
+    fn answered(&mut self, vehicle_id: &str, at_ms: i64, delivery_id: i64) -> rusqlite::Result<()> {
+        if super::polled::reauth_open(&self.tx, vehicle_id, at_ms)? {
+            let resolved = super::polled::reauth_resolved(at_ms);
+            self.store_readings(vehicle_id, None, &resolved, Source::Api, Some(delivery_id))?;
+        }
+        let touch = self.vehicles.entry(vehicle_id.to_owned()).or_default();
+        touch.reauth = Some((false, None, true));
+        Ok(())
     }
 
     /// Stores the readings of one vehicle; returns how many there were.

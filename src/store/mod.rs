@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod archive;
+mod classify;
 pub mod derived;
 pub mod drivers;
 pub mod export;
@@ -16,6 +17,7 @@ pub mod logbook;
 mod moments;
 pub mod notifications;
 pub mod owner;
+pub mod polled;
 pub mod reimbursement;
 pub mod reprocess;
 mod schema;

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::ingest::{Batch, Outcome, classify};
-use crate::smartcar::{Webhook, parse_webhook};
+use crate::smartcar::{Webhook, parse_archived};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +25,9 @@ pub struct ReprocessReport {
 
 /// Rebuilds the derived tables from the archive, in arrival order, in one transaction:
 /// either all of it happens or none. Owner-set vehicle names are kept, and so are readings
-/// that never came from a delivery (API polls, simulated history). Running it twice gives
+/// that never came from a delivery (simulated history, API polls of fleetdash versions that
+/// did not archive them yet). API polls archived as fleetdash's own records (`format` =
+/// `api`) are read like any delivery. Running it twice gives
 /// the same tables.
 pub fn reprocess(
     conn: &mut Connection,
@@ -63,11 +65,11 @@ pub fn reprocess(
             continue;
         };
         report.deliveries += 1;
-        let parsed = parse_webhook(&body, received_at_ms);
+        let parsed = parse_archived(&body, received_at_ms);
         let row = classify(&parsed);
         let mut outcome = Outcome::Quarantined;
         if let Ok(Webhook::Event(event)) = &parsed {
-            let stored = batch.store_units(id, &event.units)?;
+            let stored = batch.store_units(id, &event.units, event.source)?;
             report.readings += stored.readings as u64;
             outcome = if stored.is_repeat(event.units.len()) {
                 Outcome::Duplicate

@@ -253,7 +253,7 @@ const MIGRATIONS: &[&str] = &[
     // 10: the alerts `serve` sends, one row per alert and channel: queued when the alert
     // is seen open, `sent_at` once delivered, so a restart neither sends twice nor loses
     // one. Not derived (a record of what went out): `reprocess` keeps it. And arrivals by
-    // time, for `no_deliveries`.
+    // time, for `no_deliveries` (Smartcar's own: not the relay's API polls).
     r#"
     CREATE TABLE alert_notifications (
         alert_id        TEXT NOT NULL,
@@ -272,7 +272,8 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX alert_notifications_due ON alert_notifications(next_attempt_at)
         WHERE sent_at IS NULL;
-    CREATE INDEX deliveries_by_time ON deliveries(received_at) WHERE outcome != 'verify';
+    CREATE INDEX deliveries_by_time ON deliveries(received_at)
+        WHERE outcome != 'verify' AND format != 'api';
     "#,
 ];
 

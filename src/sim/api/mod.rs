@@ -103,6 +103,10 @@ struct Accounts {
     bucket: f64,
     bucket_at_ms: i64,
     counter: u64,
+    /// Vehicles that answer the batch endpoint with VEHICLE_STATE ASLEEP.
+    asleep: HashSet<String>,
+    /// Batch requests answered (429s included), per vehicle.
+    batch_requests: HashMap<String, u64>,
 }
 
 /// Shared state of the service.
@@ -162,6 +166,35 @@ impl SimApi {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// Puts a vehicle to sleep (or wakes it): asleep, its batch answers are 409
+    /// VEHICLE_STATE ASLEEP, as Smartcar's test mode gives for its ASLEEP login.
+    pub fn set_asleep(&self, vehicle_id: &str, asleep: bool) {
+        let mut accounts = self.accounts();
+        if asleep {
+            accounts.asleep.insert(vehicle_id.to_owned());
+        } else {
+            accounts.asleep.remove(vehicle_id);
+        }
+    }
+
+    /// Empties the application-wide bucket now, as if another client had spent it: the
+    /// next request gets 429 with the `retry-after` of one request's refill (30 s).
+    pub fn drain_bucket(&self) {
+        let now = self.clock().now_ms();
+        let mut accounts = self.accounts();
+        accounts.bucket = 0.0;
+        accounts.bucket_at_ms = now;
+    }
+
+    /// How many batch requests reached the service for `vehicle_id` (429s included).
+    pub fn batch_requests(&self, vehicle_id: &str) -> u64 {
+        self.accounts()
+            .batch_requests
+            .get(vehicle_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn accounts(&self) -> MutexGuard<'_, Accounts> {

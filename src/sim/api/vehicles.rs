@@ -248,10 +248,20 @@ pub(super) async fn batch(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    *api.accounts().batch_requests.entry(id.clone()).or_default() += 1;
     let index = match api.vehicle(&headers, &id) {
         Ok(index) => index,
         Err(response) => return response,
     };
+    if api.accounts().asleep.contains(&id) {
+        return api_error(
+            StatusCode::CONFLICT,
+            "VEHICLE_STATE",
+            Some("ASLEEP"),
+            "The vehicle is in a sleep state and temporarily unable to perform your request.",
+            json!({"type": "RETRY_LATER"}),
+        );
+    }
     let requests: Vec<String> = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("requests").and_then(Value::as_array).cloned())

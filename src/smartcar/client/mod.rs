@@ -41,6 +41,8 @@ pub struct Client {
     http: reqwest::Client,
     endpoints: Endpoints,
     sleep: Sleeper,
+    /// Rate-limited requests retried after their `retry-after` before the 429 is returned.
+    rate_limit_retries: usize,
 }
 
 /// A vehicle's attributes.
@@ -76,7 +78,16 @@ impl Client {
             http,
             endpoints,
             sleep,
+            rate_limit_retries: RATE_LIMIT_RETRIES,
         }
+    }
+
+    /// The same client returning a 429 at once (with its `retry-after` in the error)
+    /// instead of waiting: for a caller that schedules its own requests, such as the
+    /// relay's poller, which must not hold a request open for minutes.
+    pub fn without_rate_limit_retries(mut self) -> Self {
+        self.rate_limit_retries = 0;
+        self
     }
 
     /// The Connect URL that starts a login; `state` must come back unchanged.
@@ -289,7 +300,7 @@ impl Client {
                 request = request.json(json);
             }
             let response = request.send().await.map_err(ApiError::transport)?;
-            if response.status().as_u16() == 429 && attempt < RATE_LIMIT_RETRIES {
+            if response.status().as_u16() == 429 && attempt < self.rate_limit_retries {
                 let wait = retry_after(&response).unwrap_or(Duration::from_secs(30));
                 if wait <= MAX_RETRY_AFTER {
                     attempt += 1;
@@ -326,12 +337,15 @@ fn unreadable(what: &str) -> ApiError {
         code: None,
         description: what.into(),
         resolution_url: None,
+        retry_after_secs: None,
+        body: None,
     }
 }
 
 /// The JSON body of a 2xx, or the error Smartcar described.
 async fn checked(response: reqwest::Response) -> Result<Value, ApiError> {
     let status = response.status().as_u16();
+    let wait = (status == 429).then(|| retry_after(&response)).flatten();
     let bytes = response.bytes().await.map_err(ApiError::transport)?;
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if (200..300).contains(&status) {
@@ -352,6 +366,8 @@ async fn checked(response: reqwest::Response) -> Result<Value, ApiError> {
             .pointer("/resolution/url")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        retry_after_secs: wait.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
+        body: (!body.is_null()).then(|| Box::new(body)),
     })
 }
 

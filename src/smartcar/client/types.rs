@@ -2,6 +2,7 @@
 //! the application's credentials, tokens, and errors as sentences for the user.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A secret string: usable, but never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,6 +106,12 @@ pub struct ApiError {
     pub description: String,
     /// Where the user can fix it (e.g. the re-authentication URL).
     pub resolution_url: Option<String>,
+    /// With a 429: how many seconds Smartcar asks to wait (its `retry-after`; seconds in
+    /// a `u32` keep the error small, and it travels in every `Result` of the client).
+    pub retry_after_secs: Option<u32>,
+    /// Smartcar's error body as it came, when it was JSON, so an error about a vehicle can
+    /// be archived verbatim (boxed: errors travel in every `Result` of the client).
+    pub body: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -120,7 +127,28 @@ impl ApiError {
                 error.without_url().to_string()
             },
             resolution_url: None,
+            retry_after_secs: None,
+            body: None,
         }
+    }
+
+    /// True when the error describes the vehicle itself (asleep, unreachable, its owner's
+    /// connected-services account), not the network, the login or Smartcar: such an answer
+    /// is worth keeping, as a webhook's VEHICLE_ERROR would be.
+    pub fn is_about_vehicle(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "VEHICLE_STATE" | "CONNECTED_SERVICES_ACCOUNT"
+        ) && self
+            .body
+            .as_deref()
+            .is_some_and(serde_json::Value::is_object)
+    }
+
+    /// With a 429: how long Smartcar asks to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_secs
+            .map(|secs| Duration::from_secs(secs.into()))
     }
 
     /// True when the grant is dead and only a new Connect login helps.

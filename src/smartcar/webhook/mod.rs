@@ -1,10 +1,12 @@
 //! Webhook payloads, v2 (`verify`, `dynamic`, `scheduled`, `eventBased`) and v4
-//! (`VERIFY`, `VEHICLE_STATE`, `VEHICLE_ERROR`), turned into [`Readings`].
+//! (`VERIFY`, `VEHICLE_STATE`, `VEHICLE_ERROR`), turned into [`Readings`]; and fleetdash's
+//! own records of API polls ([`api`]), which only [`parse_archived`] reads.
 //!
 //! The parser never panics: any input yields a [`Webhook`] or a [`ParseError`] that says
 //! why the body was quarantined. It tolerates the drift between Smartcar's documentation
 //! versions (see `smartcar-api.md` section 4).
 
+pub mod api;
 mod v2;
 mod v4;
 
@@ -20,7 +22,7 @@ use crate::domain::time::parse_json_time;
 use crate::domain::units::{miles_to_km, round6, soc_percent};
 use crate::domain::{
     BatteryReading, ChargeReading, ChargingState, LocationReading, OdometerReading, Readings,
-    VehicleError, VehicleInfo,
+    Source, VehicleError, VehicleInfo,
 };
 
 /// Payload format version.
@@ -59,9 +61,10 @@ pub enum Webhook {
 /// A data event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// v2 or v4.
+    /// v2 or v4 (an API record's items have v2's shape, so it says v2).
     pub format: Format,
-    /// `dynamic`, `scheduled`, `eventBased`, `VEHICLE_STATE` or `VEHICLE_ERROR`.
+    /// `dynamic`, `scheduled`, `eventBased`, `VEHICLE_STATE` or `VEHICLE_ERROR`; `batch`
+    /// for an API record.
     pub kind: String,
     /// `live`, `test` or `simulated`, lowercased, when the payload says.
     pub mode: Option<String>,
@@ -69,6 +72,8 @@ pub struct Event {
     pub units: Vec<EventUnit>,
     /// Problems met in parts of the payload that were skipped.
     pub notes: Vec<String>,
+    /// Pushed by Smartcar, or fetched by fleetdash through the API: the readings' `source`.
+    pub source: Source,
 }
 
 /// What one delivery says about one vehicle; the unit of deduplication.
@@ -83,6 +88,10 @@ pub struct EventUnit {
     pub info: Option<VehicleInfo>,
     /// The readings.
     pub readings: Readings,
+    /// When an API poll got an answer about the vehicle that was not AUTHENTICATION_FAILED:
+    /// proof that its connection works, which clears a re-connect flag. `None` for
+    /// webhooks, which prove nothing of the kind.
+    pub answered_at_ms: Option<i64>,
 }
 
 /// Why a signed body could not be read; it is quarantined with this text.
@@ -102,6 +111,12 @@ pub enum ParseError {
         /// The kind as sent.
         kind: String,
     },
+    /// fleetdash's own record of an API poll, offered as a Smartcar delivery: refused, since
+    /// only fleetdash itself (and a relay's sync API behind its token) archives those.
+    #[error(
+        "fleetdash's own record of an API poll, which is never accepted as a delivery from Smartcar"
+    )]
+    ApiRecord,
     /// A known kind, but a required part is missing or malformed.
     #[error("malformed {kind}: {reason}")]
     Malformed {
@@ -112,14 +127,33 @@ pub enum ParseError {
     },
 }
 
-/// Parses a webhook body. `received_at_ms` stands in for timestamps the payload lacks.
+/// Parses a body that came to the webhook endpoint. `received_at_ms` stands in for
+/// timestamps the payload lacks. fleetdash's own API records are refused
+/// ([`ParseError::ApiRecord`]): they carry no signature of their own.
 pub fn parse_webhook(body: &[u8], received_at_ms: i64) -> Result<Webhook, ParseError> {
+    parse(body, received_at_ms, false)
+}
+
+/// Parses a body from the archive (or pulled from a relay's archive, or just built by the
+/// poller): a Smartcar delivery or one of fleetdash's own API records ([`api`]).
+pub fn parse_archived(body: &[u8], received_at_ms: i64) -> Result<Webhook, ParseError> {
+    parse(body, received_at_ms, true)
+}
+
+fn parse(body: &[u8], received_at_ms: i64, archived: bool) -> Result<Webhook, ParseError> {
     let value = parse_lenient(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let Value::Object(root) = &value else {
         return Err(ParseError::NotSmartcar(
             "the top level is not an object".into(),
         ));
     };
+    if root.contains_key(api::MARKER) {
+        return if archived {
+            api::parse_record(root, received_at_ms)
+        } else {
+            Err(ParseError::ApiRecord)
+        };
+    }
     if root.contains_key("eventType") && !root.contains_key("eventName") {
         parse_v4(root, body, received_at_ms)
     } else if root.contains_key("eventName") || version_starts_with(root.get("version"), "2") {

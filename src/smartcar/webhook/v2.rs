@@ -41,6 +41,7 @@ pub(super) fn parse_v2(
                 mode,
                 units,
                 notes,
+                source: Source::Webhook,
             }))
         }
         "eventbased" => {
@@ -82,8 +83,10 @@ pub(super) fn parse_v2(
                     vehicle_id,
                     info: None,
                     readings,
+                    answered_at_ms: None,
                 }],
                 notes: Vec::new(),
+                source: Source::Webhook,
             }))
         }
         _ => Err(ParseError::UnknownKind { format: "v2", kind }),
@@ -109,6 +112,7 @@ fn v2_vehicle(vehicle: &Value, received_at_ms: i64, notes: &mut Vec<String>) -> 
         vehicle_id,
         info: None,
         readings,
+        answered_at_ms: None,
     })
 }
 

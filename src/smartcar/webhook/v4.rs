@@ -79,8 +79,10 @@ pub(super) fn parse_v4(
             vehicle_id,
             info: vehicle_info(vehicle),
             readings,
+            answered_at_ms: None,
         }],
         notes,
+        source: Source::Webhook,
     }))
 }
 
