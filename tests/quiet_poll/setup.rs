@@ -46,6 +46,7 @@ pub async fn setup(vehicles: usize) -> Setup {
             days: 3,
             seed: 5,
             start_ms: fleetdash::domain::time::now_ms() - 86_400_000,
+            faults: Default::default(),
         },
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
