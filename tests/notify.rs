@@ -319,6 +319,16 @@ async fn each_alert_goes_out_once_by_url_and_email_a_500_is_retried_and_a_restar
     assert_eq!(mailbox.mails.lock().unwrap().len(), 3);
     let url_attempts: Vec<i64> = rows.iter().filter(|r| r.1 == "url").map(|r| r.2).collect();
     assert_eq!(url_attempts, [2, 1, 1], "{rows:?}");
+
+    // In real time: at 0.01 h (36 s) the silence after the last delivery opens a new
+    // no_deliveries while serve runs, sent once by each channel.
+    assert!(run(&db, &["alerts", "set", "no_deliveries", "hours=0.01"]).success);
+    wait_for(
+        "a new silence reaches both",
+        Duration::from_secs(90),
+        || capture.count(silent) == 3 && mailbox.with_subject(silent) == 2,
+    );
+    assert_eq!(sent_rows(&db).len(), 8, "4 alerts x 2 channels");
     drop(serve);
 }
 

@@ -31,8 +31,10 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            evaluate_every: Duration::from_secs(60),
-            after_change: Duration::from_secs(2),
+            // Three times the contract's minute: an evaluation of 50 cars' last 9 days of
+            // minute readings takes about 0.3 s, so this costs under 2 % of a core.
+            evaluate_every: Duration::from_secs(20),
+            after_change: Duration::from_secs(3),
             tick: Duration::from_secs(1),
         }
     }

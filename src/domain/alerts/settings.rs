@@ -245,11 +245,13 @@ impl Rules {
             (Rule::ChargingStoppedEarly, "target") => {
                 self.charging_stopped_early.target = number(key, value, 0.0..=100.0)?
             }
+            // Down to 0.01 h (36 s): a hand-held check of the set-up (stop the webhook, see
+            // the alert arrive) should not take hours.
             (Rule::VehicleQuiet, "hours") => {
-                self.vehicle_quiet.hours = number(key, value, 0.1..=720.0)?
+                self.vehicle_quiet.hours = number(key, value, 0.01..=720.0)?
             }
             (Rule::NoDeliveries, "hours") => {
-                self.no_deliveries.hours = number(key, value, 0.1..=720.0)?
+                self.no_deliveries.hours = number(key, value, 0.01..=720.0)?
             }
             _ => return Err(unknown()),
         }
