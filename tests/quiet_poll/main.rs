@@ -28,10 +28,36 @@ async fn a_quiet_vehicle_is_polled_once_an_hour_archived_synced_and_kept_by_repr
     setup.webhook(&quiet, 120).await;
     setup.webhook(&chatty, 5).await;
 
+    // At an hour's vehicle_quiet, the vehicle silent for two hours is open as quiet.
+    let quiet_open = |at_ms: i64| -> bool {
+        let conn = Connection::open(&setup.db).unwrap();
+        fleetdash::store::alerts::alerts(&conn, at_ms, None)
+            .unwrap()
+            .iter()
+            .any(|l| {
+                l.alert.rule == fleetdash::domain::alerts::Rule::VehicleQuiet
+                    && l.alert.vehicle_id.as_deref() == Some(quiet.as_str())
+            })
+    };
+    {
+        let mut conn = Connection::open(&setup.db).unwrap();
+        let hours = fleetdash::store::owner::OwnerWrite::AlertRule {
+            rule: fleetdash::domain::alerts::Rule::VehicleQuiet,
+            on: None,
+            settings: vec![("hours".into(), "1".into())],
+        };
+        fleetdash::store::owner::apply(&mut conn, &hours).unwrap();
+    }
+    assert!(quiet_open(setup.now_ms()), "quiet before the poll");
+
     // Only the vehicle silent for two hours is polled; its answer is archived as an API
-    // record and read into readings marked `api`.
+    // record and read into readings marked `api`, and the gap is filled: no longer quiet.
     let mut poller = setup.poller();
     let report = poller.check().await;
+    assert!(
+        !quiet_open(setup.now_ms()),
+        "the poll's reading ends the silence"
+    );
     assert_eq!(report.polled, vec![quiet.clone()], "{report:?}");
     assert_eq!(setup.api.batch_requests(&chatty), 0);
     assert_eq!(
