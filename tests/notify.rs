@@ -238,7 +238,7 @@ async fn each_alert_goes_out_once_by_url_and_email_a_500_is_retried_and_a_restar
 
     // Open at start and never sent: sent once, by both channels; the URL's first answer is
     // a 500, so it is tried again.
-    let silent = "No data from Smartcar";
+    let silent = "No deliveries from Smartcar";
     wait_for(
         "no_deliveries reaches the URL twice",
         Duration::from_secs(30),
@@ -264,7 +264,7 @@ async fn each_alert_goes_out_once_by_url_and_email_a_500_is_retried_and_a_restar
         &plugged_not_charging("e1", "v1", now_ms() - 2 * HOUR),
     )
     .await;
-    let van1 = "Plugged in but not charging: Van 1";
+    let van1 = "Plugged in, not charging: Van 1";
     wait_for(
         "Van 1's alert by URL and email",
         Duration::from_secs(20),
@@ -297,7 +297,7 @@ async fn each_alert_goes_out_once_by_url_and_email_a_500_is_retried_and_a_restar
     .await;
     drop(quiet);
     let serve = ServeProcess::start(&db, &env);
-    let van2 = "Plugged in but not charging: Van 2";
+    let van2 = "Plugged in, not charging: Van 2";
     wait_for(
         "Van 2's alert after the restart",
         Duration::from_secs(20),
@@ -343,7 +343,7 @@ async fn deliveries_are_acknowledged_while_the_notification_server_hangs() {
     let url = start_capture(capture.clone()).await;
     let serve = ServeProcess::start(&db, &[("FLEETDASH_NOTIFY_URL", url.as_str())]);
     wait_for("the alert is being sent", Duration::from_secs(20), || {
-        capture.count("No data from Smartcar") == 1
+        capture.count("No deliveries from Smartcar") == 1
     });
     // The send hangs; 200 deliveries from 8 callers are all acknowledged meanwhile.
     let webhook = serve.webhook_url();
@@ -369,7 +369,7 @@ async fn deliveries_are_acknowledged_while_the_notification_server_hangs() {
         ),
         201
     );
-    assert_eq!(capture.count("No data from Smartcar"), 1, "still hanging");
+    assert_eq!(capture.count("No deliveries from Smartcar"), 1, "still hanging");
     assert_eq!(
         count(
             &conn,

@@ -3,6 +3,7 @@
 //! the same instant give the same answer.
 
 use super::ChargingState;
+use super::alerts::Rule;
 use super::time::{DAY_MS, MINUTE_MS};
 
 /// A vehicle that moved within this long is driving: the trips' rule, where a halt of
@@ -146,6 +147,16 @@ impl Attention {
             Attention::NeedsReconnect => "Needs re-connect".into(),
             Attention::NotSeen { .. } => "Not seen for over a day".into(),
             Attention::LowBattery { percent } => format!("Battery low ({percent:.0} %)"),
+        }
+    }
+
+    /// The alert rule that says the same of the same car, more precisely (when, and what
+    /// to check): while one of its alerts is open, the Fleet page shows that instead.
+    pub fn said_by(&self) -> Rule {
+        match self {
+            Attention::NeedsReconnect => Rule::NeedsReconnect,
+            Attention::NotSeen { .. } => Rule::VehicleQuiet,
+            Attention::LowBattery { .. } => Rule::LowBatteryBeforeShift,
         }
     }
 

@@ -54,7 +54,7 @@ impl Notifier {
     pub fn spawn(db: PathBuf, config: NotifyConfig, timing: Timing) -> std::io::Result<Notifier> {
         let (stop, stopped) = watch::channel(false);
         let thread = std::thread::Builder::new()
-            .name("fleetdash-notify".into())
+            .name("fleetdash-send-alerts".into())
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::backend::Backend;
+use super::notify::NotifyStatus;
 use super::owner::{FleetSnapshot, OwnerWrites};
 use super::reader::Reader;
 use super::relay::RelayView;
@@ -51,6 +52,9 @@ pub struct PageCx<'a> {
     pub relay: &'a mut RelayView,
     /// Asks for a repaint (background work calls it when done).
     pub wake: &'a Arc<dyn Fn() + Send + Sync>,
+    /// Whether alerts that open are announced on the desktop (`None`: this app does not
+    /// announce them).
+    pub notify: Option<NotifyStatus>,
     /// Set by a page to go elsewhere after this frame.
     pub nav: Option<Nav>,
 }

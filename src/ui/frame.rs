@@ -24,6 +24,7 @@ impl FleetApp {
             match Reader::start(
                 self.backend.db.clone(),
                 self.writes.done_counter(),
+                self.notifications.clone(),
                 move || wake(),
             ) {
                 Ok(reader) => {
@@ -190,6 +191,18 @@ impl FleetApp {
     /// The Analytics page (its chart's bars and the period picked).
     pub fn analytics_page(&self) -> &super::pages::analytics::AnalyticsPage {
         &self.pages.analytics
+    }
+
+    /// The alerts open at the reader's last look (`None` before the first).
+    pub fn open_alerts(&self) -> Option<&super::alerts::OpenAlerts> {
+        self.pages.fleet.alerts()
+    }
+
+    /// Whether alerts are announced on the desktop (`None`: no notifier was given).
+    pub fn notify_status(&self) -> Option<super::notify::NotifyStatus> {
+        self.notifications
+            .as_ref()
+            .map(super::notify::Notifications::status)
     }
 
     /// The Fleet page's sparklines and month figures as last read.

@@ -5,11 +5,13 @@
 //! own. Each page is a module of [`pages`] that owns its state; this file holds the shared
 //! context and routes.
 
+pub mod alerts;
 pub mod backend;
 mod banner;
 pub mod context;
 pub mod data;
 mod frame;
+pub mod notify;
 pub mod owner;
 pub mod pages;
 pub mod reader;
@@ -136,6 +138,8 @@ pub struct FleetApp {
     problem: Option<String>,
     /// Why the last owner write could not be saved, until the owner dismisses it.
     write_problem: Option<String>,
+    /// Desktop notifications of newly opened alerts (none: this app does not notify).
+    notifications: Option<notify::Notifications>,
 }
 
 impl FleetApp {
@@ -171,12 +175,21 @@ impl FleetApp {
             last_request: None,
             problem: None,
             write_problem: None,
+            notifications: None,
         }
     }
 
     /// Lets the app switch between demo mode and the user's own data.
     pub fn with_backend_factory(mut self, factory: BackendFactory) -> Self {
         self.make_backend = Some(factory);
+        self
+    }
+
+    /// Announces alerts that open while the app runs through `notifier` (the desktop's
+    /// notification service in the app, a list in tests). Takes effect for the reader
+    /// started next, so call it before the first frame.
+    pub fn with_notifier(mut self, notifier: Box<dyn notify::Notifier>) -> Self {
+        self.notifications = Some(notify::Notifications::start(notifier, self.wake.clone()));
         self
     }
 
@@ -255,6 +268,10 @@ impl FleetApp {
                 backend: &self.backend,
                 relay: &mut self.relay,
                 wake: &self.wake,
+                notify: self
+                    .notifications
+                    .as_ref()
+                    .map(notify::Notifications::status),
                 nav: None,
             };
             let page = cx.persisted.page;

@@ -160,7 +160,7 @@ impl OwnerWrites {
 }
 
 /// The fleet as every page sees it: vehicles with their latest values and the owner's
-/// settings for them, the fleet-wide settings and the places.
+/// settings for them, the fleet-wide settings, the places and the alert rules.
 #[derive(Debug, Clone, Default)]
 pub struct FleetSnapshot {
     /// One row per vehicle.
@@ -169,6 +169,8 @@ pub struct FleetSnapshot {
     pub settings: FleetSettings,
     /// Charging places.
     pub places: Vec<Place>,
+    /// The alert rules.
+    pub alert_rules: crate::domain::alerts::Rules,
 }
 
 impl FleetSnapshot {
@@ -224,8 +226,18 @@ impl FleetSnapshot {
             OwnerWrite::Driver { .. }
             | OwnerWrite::RemoveDriver(_)
             | OwnerWrite::Assign { .. }
-            | OwnerWrite::Unassign { .. }
-            | OwnerWrite::AlertRule { .. } => {}
+            | OwnerWrite::Unassign { .. } => {}
+            OwnerWrite::AlertRule { rule, on, settings } => {
+                // All of it or none, as the store takes it: a change it will refuse
+                // must not show for a moment.
+                let mut rules = self.alert_rules;
+                if let Some(on) = on {
+                    rules.set_on(*rule, *on);
+                }
+                if settings.iter().all(|(k, v)| rules.set(*rule, k, v).is_ok()) {
+                    self.alert_rules = rules;
+                }
+            }
         }
     }
 }

@@ -4,7 +4,8 @@
 //! one runs are collapsed into the newest (a user dragging the plot asks for many windows;
 //! only the last matters). Once a second the thread asks SQLite whether another connection
 //! committed (`PRAGMA data_version`) and, if so, tells the UI, which re-asks for what it
-//! shows; nothing reads the database every frame.
+//! shows; nothing reads the database every frame. The same thread watches the open alerts
+//! ([`super::alerts`]): it publishes them after a change and at least once a minute.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -16,7 +17,9 @@ use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::alerts::{OpenAlerts, Watch};
 use super::data;
+use super::notify::Notifications;
 use super::owner::FleetSnapshot;
 use crate::domain::sessions::Session;
 use crate::store::drivers::{Assignment, Driver};
@@ -151,6 +154,8 @@ pub enum Answer {
     Drivers(Result<DriversData, String>),
     /// The month asked for and each driver's statement of it.
     Statements(String, Result<Vec<DriverStatement>, String>),
+    /// The alerts open now: sent unasked, after a change and at least once a minute.
+    Alerts(Result<OpenAlerts, String>),
 }
 
 /// The UI's end of the reader thread.
@@ -161,10 +166,12 @@ pub struct Reader {
 
 impl Reader {
     /// Opens `db` read-only on a new thread; `wake` is called after every answer.
-    /// `writes_done` is the owner-writes thread's count of finished writes.
+    /// `writes_done` is the owner-writes thread's count of finished writes; alerts that
+    /// open while the reader runs go to `notes`.
     pub fn start(
         db: PathBuf,
         writes_done: Arc<AtomicU64>,
+        notes: Option<Notifications>,
         wake: impl Fn() + Send + 'static,
     ) -> Result<Self, String> {
         let conn = crate::store::open_read_only(&db)
@@ -173,7 +180,10 @@ impl Reader {
         let (outgoing, answers) = mpsc::channel();
         std::thread::Builder::new()
             .name("fleetdash-reader".into())
-            .spawn(move || serve(&conn, &writes_done, &incoming, &outgoing, &wake))
+            .spawn(move || {
+                let mut watch = Watch::new(notes);
+                serve(&conn, &writes_done, &mut watch, &incoming, &outgoing, &wake);
+            })
             .map_err(|e| format!("Cannot start reading: {e}"))?;
         Ok(Reader { queries, answers })
     }
@@ -192,6 +202,7 @@ impl Reader {
 fn serve(
     conn: &Connection,
     writes_done: &AtomicU64,
+    watch: &mut Watch,
     incoming: &Receiver<Query>,
     outgoing: &Sender<Answer>,
     wake: &dyn Fn(),
@@ -214,6 +225,7 @@ fn serve(
         let version = data_version(conn);
         if version != seen_version {
             seen_version = version;
+            watch.data_changed();
             if outgoing.send(Answer::Changed).is_err() {
                 return;
             }
@@ -221,6 +233,16 @@ fn serve(
         }
         if let Some(query) = pending.pop_front() {
             if outgoing.send(answer(conn, writes_done, query)).is_err() {
+                return;
+            }
+            wake();
+        }
+        // After the query: what is on screen comes first, and a look is never more than
+        // one query late.
+        if watch.due() {
+            let text = |e: crate::store::StoreError| format!("Cannot read the alerts: {e}");
+            let look = watch.look(conn, crate::domain::time::now_ms());
+            if outgoing.send(Answer::Alerts(look.map_err(text))).is_err() {
                 return;
             }
             wake();
@@ -245,6 +267,7 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
                     vehicles: data::fleet(conn)?,
                     settings: crate::store::owner::fleet_settings(conn)?,
                     places: crate::store::sessions::places(conn)?,
+                    alert_rules: crate::store::alerts::rules(conn)?,
                 })
             })();
             Answer::Fleet(done, snapshot.map_err(text))

@@ -75,7 +75,8 @@ pub fn run() -> anyhow::Result<()> {
             Ok(Box::new(
                 FleetApp::with_state(backend, persisted, wake)
                     .with_backend_factory(factory)
-                    .with_account(crate::account::AccountPaths::from_env()),
+                    .with_account(crate::account::AccountPaths::from_env())
+                    .with_notifier(Box::new(super::notify::Desktop)),
             ))
         }),
     )

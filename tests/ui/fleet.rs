@@ -119,14 +119,20 @@ fn the_glance_counts_the_fleet_draws_sparklines_sums_the_month_and_lists_what_ne
     let db = seeded_db(dir.path(), 4, 40);
     let now = now_ms();
     let mut conn = fleetdash::store::open(&db, &Default::default()).unwrap();
-    apply_all(
-        &mut conn,
-        &[
-            OwnerWrite::Price(Some(0.25)),
-            OwnerWrite::TimeZone(Some("UTC".into())),
-        ],
-    )
-    .unwrap();
+    // The glance's own findings: alerts, which would say some of them in their own
+    // words, are off (tests/ui/alerts.rs has both together).
+    let mut owner = vec![
+        OwnerWrite::Price(Some(0.25)),
+        OwnerWrite::TimeZone(Some("UTC".into())),
+    ];
+    owner.extend(
+        fleetdash::domain::alerts::Rule::ALL.map(|rule| OwnerWrite::AlertRule {
+            rule,
+            on: Some(false),
+            settings: Vec::new(),
+        }),
+    );
+    apply_all(&mut conn, &owner).unwrap();
     let ids: Vec<String> = conn
         .prepare("SELECT id FROM vehicles ORDER BY id")
         .unwrap()

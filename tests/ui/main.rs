@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod alerts;
 mod analytics;
 #[path = "../common/mod.rs"]
 mod common;

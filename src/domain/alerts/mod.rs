@@ -7,10 +7,12 @@
 //! when its condition has held as long as the rule asks and resolves when the condition
 //! ends; while one is open, the same condition does not open another.
 
+mod news;
 mod rules;
 mod settings;
 
-pub use settings::{Early, OnOff, Plugged, Quiet, RuleSettings, Rules, Shift};
+pub use news::{Look, news};
+pub use settings::{Early, OnOff, Plugged, Quiet, RuleSettings, Rules, Shift, days_text};
 
 use sha2::{Digest, Sha256};
 
@@ -57,15 +59,37 @@ impl Rule {
         }
     }
 
-    /// A short heading in plain words, for notifications and lists.
+    /// What it means, as a short title for the owner ("Plugged in, not charging").
     pub fn title(self) -> &'static str {
         match self {
             Rule::LowBatteryBeforeShift => "Low battery before the shift",
-            Rule::PluggedNotCharging => "Plugged in but not charging",
+            Rule::PluggedNotCharging => "Plugged in, not charging",
             Rule::ChargingStoppedEarly => "Charging stopped early",
-            Rule::VehicleQuiet => "Vehicle not reporting",
-            Rule::NoDeliveries => "No data from Smartcar",
-            Rule::NeedsReconnect => "Vehicle needs reconnecting",
+            Rule::VehicleQuiet => "No data from the car",
+            Rule::NoDeliveries => "No deliveries from Smartcar",
+            Rule::NeedsReconnect => "Needs re-connect",
+        }
+    }
+
+    /// When it opens, in a sentence (the settings' names in brackets are the rule's).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::LowBatteryBeforeShift => {
+                "At the shift's start on the days picked, a car below the charge given and not charging."
+            }
+            Rule::PluggedNotCharging => {
+                "A car plugged in below the charge given that has not charged for the minutes given: a charger, cable or timer problem."
+            }
+            Rule::ChargingStoppedEarly => "A charge that ended below the charge given.",
+            Rule::VehicleQuiet => {
+                "No reading from a car for the hours given (out of reach, a low 12 V battery, or its Smartcar connection ended)."
+            }
+            Rule::NoDeliveries => {
+                "No delivery at all for the hours given while the fleet has cars: Smartcar may have disabled the webhook."
+            }
+            Rule::NeedsReconnect => {
+                "Smartcar reports that a car's owner must sign in again before its data can flow."
+            }
         }
     }
 

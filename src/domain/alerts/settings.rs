@@ -111,7 +111,9 @@ pub struct RuleSettings {
     pub text: String,
 }
 
-fn days_text(days: &[bool; 7]) -> String {
+/// Days as a setting's value: `mon-fri`, `sat,sun`, `mon,wed,fri` (`none` when empty,
+/// which [`Rules::set`] refuses: a rule that never runs is a rule turned off).
+pub fn days_text(days: &[bool; 7]) -> String {
     let on: Vec<usize> = (0..7).filter(|&d| days[d]).collect();
     match on.as_slice() {
         [] => "none".into(),

@@ -77,6 +77,7 @@ impl Pages {
                 self.analytics.take(by_month, persisted.by_month, rows);
             }
             Answer::Glance(Ok(glance)) => self.fleet.take(glance),
+            Answer::Alerts(Ok(alerts)) => self.fleet.take_alerts(alerts),
             Answer::Deliveries(Ok((rows, counts))) => self.deliveries.take_rows(rows, counts),
             Answer::DeliveryBody(id, body) => self.deliveries.take_body(id, body),
             Answer::Vehicle(id, details) => {
@@ -102,6 +103,7 @@ impl Pages {
             Answer::Analytics(_, Err(problem))
             | Answer::Deliveries(Err(problem))
             | Answer::Glance(Err(problem))
+            | Answer::Alerts(Err(problem))
             | Answer::Drivers(Err(problem))
             | Answer::Statements(_, Err(problem)) => {
                 return Some(problem);

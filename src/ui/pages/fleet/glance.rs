@@ -1,12 +1,12 @@
 //! The top of the Fleet page: the summary strip (what the vehicles are doing, this month's
-//! charging against last month's) and the "Needs attention" area.
+//! charging against last month's).
 
 use egui::RichText;
 
-use crate::domain::glance::{Attention, Counts};
+use crate::domain::glance::Counts;
 use crate::domain::money::Currency;
-use crate::ui::data::{MonthFigures, VehicleRow};
-use crate::ui::widgets::{GOOD, PROBLEM, WARNING, energy, local_time_ms, money, staleness};
+use crate::ui::data::MonthFigures;
+use crate::ui::widgets::{GOOD, WARNING, energy, money};
 
 /// The summary strip.
 pub fn summary_ui(
@@ -70,58 +70,4 @@ pub fn summary_ui(
 fn month_name(period: &str) -> String {
     chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
         .map_or_else(|_| period.to_owned(), |d| d.format("%B %Y").to_string())
-}
-
-/// The "Needs attention" area; returns the vehicle whose name was clicked.
-pub fn attention_ui(ui: &mut egui::Ui, rows: &[&VehicleRow], now_ms: i64) -> Option<String> {
-    let items: Vec<(&VehicleRow, Attention)> = rows
-        .iter()
-        .flat_map(|row| {
-            Attention::of(&row.now(), now_ms)
-                .into_iter()
-                .map(move |a| (*row, a))
-        })
-        .collect();
-    if items.is_empty() {
-        ui.label(RichText::new("Nothing needs you now.").color(GOOD));
-        return None;
-    }
-    let mut open = None;
-    egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.strong(format!("Needs attention ({})", items.len()));
-        egui::Grid::new("attention")
-            .num_columns(4)
-            .spacing([16.0, 4.0])
-            .show(ui, |ui| {
-                for (row, attention) in &items {
-                    if ui.link(&row.name).on_hover_text(&row.id).clicked() {
-                        open = Some(row.id.clone());
-                    }
-                    let color = match attention {
-                        Attention::NeedsReconnect => PROBLEM,
-                        Attention::NotSeen { .. } | Attention::LowBattery { .. } => WARNING,
-                    };
-                    ui.colored_label(color, attention.what());
-                    match attention {
-                        Attention::NotSeen { since_ms } => {
-                            ui.label(format!("last seen {}", staleness(now_ms - since_ms).0))
-                                .on_hover_text(local_time_ms(*since_ms));
-                        }
-                        _ => {
-                            ui.label("");
-                        }
-                    }
-                    ui.horizontal(|ui| {
-                        ui.label(attention.what_to_do());
-                        if let (Attention::NeedsReconnect, Some(url)) =
-                            (attention, row.reauth_url.as_deref())
-                        {
-                            ui.hyperlink_to("Re-connect", url);
-                        }
-                    });
-                    ui.end_row();
-                }
-            });
-    });
-    open
 }

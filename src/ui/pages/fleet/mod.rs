@@ -1,8 +1,9 @@
 //! The Fleet page: the fleet at a glance (what the vehicles are doing, this month's
-//! charging, what needs the owner), then every vehicle with its battery and its last 24
+//! charging, what needs the owner: open alerts first), then every vehicle with its battery and its last 24
 //! hours, range, charge state, last sighting and webhook subscription; a click opens the
 //! vehicle.
 
+mod attention;
 mod glance;
 
 use egui::{Color32, RichText};
@@ -10,6 +11,7 @@ use egui::{Color32, RichText};
 use crate::domain::glance::{Activity, Counts};
 use crate::domain::time::{DAY_MS, now_ms};
 use crate::ui::Sort;
+use crate::ui::alerts::OpenAlerts;
 use crate::ui::context::{Nav, PageCx};
 use crate::ui::data::Glance;
 use crate::ui::reader::Query;
@@ -21,6 +23,7 @@ use crate::ui::widgets::{
 #[derive(Default)]
 pub struct FleetPage {
     glance: Option<Glance>,
+    alerts: Option<OpenAlerts>,
 }
 
 impl FleetPage {
@@ -32,6 +35,16 @@ impl FleetPage {
     /// Takes the sparklines and month figures.
     pub fn take(&mut self, glance: Glance) {
         self.glance = Some(glance);
+    }
+
+    /// Takes the alerts open at the reader's latest look.
+    pub fn take_alerts(&mut self, alerts: OpenAlerts) {
+        self.alerts = Some(alerts);
+    }
+
+    /// The alerts open at the reader's latest look.
+    pub fn alerts(&self) -> Option<&OpenAlerts> {
+        self.alerts.as_ref()
     }
 
     /// The sparklines and month figures as last read.
@@ -58,7 +71,13 @@ impl FleetPage {
             &cx.fleet.settings.currency,
         );
         let all: Vec<_> = cx.fleet.vehicles.iter().collect();
-        if let Some(id) = glance::attention_ui(ui, &all, now) {
+        let attention = attention::AttentionCx {
+            alerts: self.alerts.as_ref(),
+            zone: &cx.fleet.settings.zone,
+            notify: cx.notify,
+            now_ms: now,
+        };
+        if let Some(id) = attention::attention_ui(ui, &all, &attention) {
             cx.nav = Some(Nav::Vehicle(id));
         }
         ui.add_space(4.0);

@@ -1,8 +1,10 @@
 //! The Settings page: the fleet (its name, currency, price per kWh, time zone and
 //! charging places: owner data, in the database, the same rows as `fleetdash settings`),
-//! then this app's own preferences (units, theme, map tiles), where the data lives, and
-//! the always-on fleetdash it follows.
+//! then this app's own preferences (units, theme, map tiles), where the data lives, the
+//! always-on fleetdash it follows, and the alert rules (owner data too, as `fleetdash
+//! alerts rules`) with whether desktop notifications are available.
 
+mod alerts;
 mod fleet;
 pub mod places;
 
@@ -19,6 +21,7 @@ pub struct SettingsPage {
     tile_url_problem: Option<String>,
     fleet: fleet::FleetForm,
     places: places::PlacesEditor,
+    alerts: alerts::RulesEditor,
 }
 
 impl SettingsPage {
@@ -34,6 +37,11 @@ impl SettingsPage {
             ui.separator();
             ui.heading("This app");
             self.app_ui(ui, cx);
+            // Last, so the sections above keep their places on screen.
+            ui.add_space(12.0);
+            ui.separator();
+            ui.heading("Alerts");
+            self.alerts.ui(ui, cx);
         });
     }
 
