@@ -369,7 +369,11 @@ async fn deliveries_are_acknowledged_while_the_notification_server_hangs() {
         ),
         201
     );
-    assert_eq!(capture.count("No deliveries from Smartcar"), 1, "still hanging");
+    assert_eq!(
+        capture.count("No deliveries from Smartcar"),
+        1,
+        "still hanging"
+    );
     assert_eq!(
         count(
             &conn,

@@ -7,6 +7,16 @@ use egui_kittest::kittest::Queryable;
 fn settings_switch_distances_to_miles_and_renaming_a_vehicle_shows_the_new_name() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path(), 2, 1);
+    // The history ends at midnight UTC: later in the day both cars are quiet, and their
+    // alerts would push the vehicle table below the harness's window.
+    let mut conn = fleetdash::store::open(&db, &Default::default()).unwrap();
+    let quiet_off = fleetdash::store::owner::OwnerWrite::AlertRule {
+        rule: fleetdash::domain::alerts::Rule::VehicleQuiet,
+        on: Some(false),
+        settings: Vec::new(),
+    };
+    fleetdash::store::owner::apply(&mut conn, &quiet_off).unwrap();
+    drop(conn);
     // A rename that waits for a write lock waits long here: the test holds one on purpose.
     let backend =
         Backend::start_local(&db, None, || {}).with_owner_write_timeout(Duration::from_secs(120));
