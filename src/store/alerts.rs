@@ -191,9 +191,39 @@ pub fn alerts(
     at_ms: i64,
     since_ms: Option<i64>,
 ) -> Result<Vec<Listed>, StoreError> {
+    let mut all = derived(conn, since_ms.unwrap_or(at_ms) - LOOKBACK_MS, at_ms)?;
+    all.retain(|l| match since_ms {
+        Some(since) => l.alert.opened_at_ms >= since && l.alert.opened_at_ms <= at_ms,
+        None => l.alert.open_at(at_ms),
+    });
+    Ok(all)
+}
+
+/// In one derivation: the alerts open at `at_ms`, and those that resolved from
+/// `resolved_since_ms` to `at_ms` (what the owner missed), each by opening time.
+pub fn open_and_resolved(
+    conn: &Connection,
+    at_ms: i64,
+    resolved_since_ms: i64,
+) -> Result<(Vec<Listed>, Vec<Listed>), StoreError> {
+    let all = derived(conn, at_ms - LOOKBACK_MS, at_ms)?;
+    let (open, rest): (Vec<Listed>, Vec<Listed>) =
+        all.into_iter().partition(|l| l.alert.open_at(at_ms));
+    let resolved = rest
+        .into_iter()
+        .filter(|l| {
+            l.alert
+                .resolved_at_ms
+                .is_some_and(|r| r >= resolved_since_ms && r <= at_ms)
+        })
+        .collect();
+    Ok((open, resolved))
+}
+
+/// Every alert derived from the data from `from` to `at_ms`, by opening time.
+fn derived(conn: &Connection, from: i64, at_ms: i64) -> Result<Vec<Listed>, StoreError> {
     let rules = rules(conn)?;
     let zone = super::owner::fleet_zone(conn)?;
-    let from = since_ms.unwrap_or(at_ms) - LOOKBACK_MS;
     let vehicles = super::sessions::vehicles(conn, &super::ExportFilter::default())?;
     let mut all: Vec<Listed> = Vec::new();
     for (id, name, _) in &vehicles {
@@ -228,10 +258,6 @@ pub fn alerts(
             vehicle_name: String::new(),
         });
     }
-    all.retain(|l| match since_ms {
-        Some(since) => l.alert.opened_at_ms >= since && l.alert.opened_at_ms <= at_ms,
-        None => l.alert.open_at(at_ms),
-    });
     all.sort_by(|a, b| {
         (a.alert.opened_at_ms, a.alert.rule, &a.alert.vehicle_id).cmp(&(
             b.alert.opened_at_ms,

@@ -31,6 +31,8 @@ pub struct OpenAlerts {
     pub at_ms: i64,
     /// Open at `at_ms`, by opening time, with their vehicles' names.
     pub open: Vec<Listed>,
+    /// Resolved within the day before `at_ms` (what happened overnight), by opening time.
+    pub resolved: Vec<Listed>,
 }
 
 /// The reader's watch over the alerts.
@@ -78,7 +80,11 @@ impl Watch {
         // One snapshot: the rules and the alerts derived with them.
         let read = conn.unchecked_transaction()?;
         let rules = crate::store::alerts::rules(&read)?;
-        let open = crate::store::alerts::alerts(&read, at_ms, None)?;
+        let (open, resolved) = crate::store::alerts::open_and_resolved(
+            &read,
+            at_ms,
+            at_ms - crate::domain::time::DAY_MS,
+        )?;
         drop(read);
         self.cost = started.elapsed();
         tracing::debug!(
@@ -114,7 +120,11 @@ impl Watch {
             _ => self.first_look_ms = Some(at_ms),
         }
         self.before = Some((rules, alerts));
-        Ok(OpenAlerts { at_ms, open })
+        Ok(OpenAlerts {
+            at_ms,
+            open,
+            resolved,
+        })
     }
 }
 

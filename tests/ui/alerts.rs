@@ -97,16 +97,55 @@ fn stored_rules(db: &Path) -> fleetdash::domain::alerts::Rules {
 fn needs_attention_lists_an_open_alert_with_its_car_since_when_and_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = fleet_needing_attention(dir.path(), &[]);
+    // "Van three" stood plugged in without charging from five hours ago until it was
+    // unplugged three hours ago: an alert from four to three hours ago, resolved.
+    let now = now_ms();
+    {
+        let conn = fleetdash::store::open(&fleet.db, &Default::default()).unwrap();
+        conn.execute(
+            "DELETE FROM readings WHERE vehicle_id = ?1 AND recorded_at >= ?2 AND recorded_at < ?3",
+            rusqlite::params![fleet.ids[2], now - 6 * HOUR_MS, now - HOUR_MS],
+        )
+        .unwrap();
+        for k in 0..8 {
+            reading(
+                &conn,
+                &fleet.ids[2],
+                now - 5 * HOUR_MS + k * 15 * MINUTE_MS,
+                40.0,
+                true,
+            );
+        }
+        reading(&conn, &fleet.ids[2], now - 3 * HOUR_MS, 40.0, false);
+        fleetdash::store::derived::rebuild(&conn).unwrap();
+    }
     let mut harness = harness(seeded_app(&fleet.db));
     step_until(&mut harness, "the plugged car's alert", |app| {
         app.vehicles().len() == 4 && is_open(app, Rule::PluggedNotCharging, &fleet.ids[0])
     });
     harness.run_steps(2);
 
+    // What happened and is over: one click away, with when it began and ended.
+    let berlin = FleetZone::parse("Europe/Berlin").unwrap();
+    harness
+        .get_by_label_contains("Resolved in the last 24 hours (")
+        .click();
+    harness.run_steps(2);
+    assert!(has_label(&harness, "Van three: Plugged in, not charging"));
+    let span = format!(
+        "{} to {}",
+        berlin.local_minutes(now - 4 * HOUR_MS),
+        berlin.local_minutes(now - 3 * HOUR_MS)
+    );
+    assert!(has_label(&harness, &span), "{span}");
+    harness
+        .get_by_label_contains("Resolved in the last 24 hours (")
+        .click();
+    harness.run_steps(2);
+
     // What, which car, since when (an hour after it was plugged in, in Berlin's time),
     // and what to do.
     let opened = fleet.plugged_since_ms + HOUR_MS;
-    let berlin = FleetZone::parse("Europe/Berlin").unwrap();
     assert!(has_label(&harness, "Plugged in, not charging"));
     assert!(
         has_label(&harness, &format!("since {}", berlin.local_minutes(opened))),

@@ -73,6 +73,23 @@ pub fn attention_ui(ui: &mut egui::Ui, rows: &[&VehicleRow], cx: &AttentionCx) -
                 });
         });
     }
+    let resolved: &[Listed] = cx.alerts.map_or(&[], |a| &a.resolved);
+    if !resolved.is_empty() {
+        // Closed: what is open comes first, and the vehicles' table stays in view; one
+        // click shows the owner who looks in the morning what happened overnight.
+        egui::CollapsingHeader::new(format!(
+            "Resolved in the last 24 hours ({})",
+            resolved.len()
+        ))
+        .id_salt("resolved alerts")
+        .show(ui, |ui| {
+            for listed in resolved {
+                if let Some(id) = resolved_ui(ui, listed, cx) {
+                    clicked = Some(id);
+                }
+            }
+        });
+    }
     if cx.notify == Some(NotifyStatus::Unavailable) {
         ui.label(
             RichText::new(
@@ -171,5 +188,30 @@ fn glance_ui(
         }
     });
     ui.add_space(4.0);
+    clicked
+}
+
+/// One resolved alert in a line: the car, what, and from when to when.
+fn resolved_ui(ui: &mut egui::Ui, listed: &Listed, cx: &AttentionCx) -> Option<String> {
+    let alert = &listed.alert;
+    let mut clicked = None;
+    ui.horizontal_wrapped(|ui| {
+        match &alert.vehicle_id {
+            Some(id) => clicked = car_ui(ui, id, &listed.vehicle_name, alert.rule.title()),
+            None => {
+                ui.label("Whole fleet");
+            }
+        }
+        ui.label(RichText::new(alert.rule.title()).strong());
+        let until = alert
+            .resolved_at_ms
+            .map(|r| cx.zone.local_minutes(r))
+            .unwrap_or_default();
+        ui.label(format!(
+            "{} to {until}",
+            cx.zone.local_minutes(alert.opened_at_ms)
+        ))
+        .on_hover_text(&alert.message);
+    });
     clicked
 }
