@@ -118,10 +118,12 @@ fn v4_vehicle_state_reads_each_signal_at_its_own_time_and_failed_signals_become_
 
 #[test]
 fn v4_vehicle_error_lists_every_error_with_its_signals() {
+    // At the delivery's `deliveredAt`, not its (later) arrival: a backlog's errors keep
+    // their own times.
     check(
         &fixture("v4-vehicle-error.json"),
         &[
-            "error 1800000000000 location-preciselocation;tractionbattery-stateofcharge COMPATIBILITY/VEHICLE_NOT_CAPABLE active=true url=false",
+            "error 1761896351529 location-preciselocation;tractionbattery-stateofcharge COMPATIBILITY/VEHICLE_NOT_CAPABLE active=true url=false",
         ],
     );
 }

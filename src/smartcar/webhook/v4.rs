@@ -49,6 +49,12 @@ pub(super) fn parse_v4(
             }
         }
     } else {
+        // An error is as old as its delivery: Smartcar's `deliveredAt` (never later than
+        // it arrived), not the arrival, which for a backlog or retries is later.
+        let reported_at_ms = meta
+            .and_then(|m| m.get("deliveredAt"))
+            .and_then(parse_json_time)
+            .map_or(received_at_ms, |t| t.min(received_at_ms));
         let errors = data
             .get("errors")
             .and_then(Value::as_array)
@@ -67,7 +73,7 @@ pub(super) fn parse_v4(
                 .unwrap_or_default();
             readings
                 .errors
-                .push(vehicle_error(error, source_path, received_at_ms));
+                .push(vehicle_error(error, source_path, reported_at_ms));
         }
     }
     Ok(Webhook::Event(Event {
