@@ -89,8 +89,9 @@ fn dump(db: &Path) -> Vec<String> {
     let conn = Connection::open(db).unwrap();
     let mut lines = Vec::new();
     for sql in [
-        "SELECT received_at, format, kind, event_key, outcome, hex(body) FROM deliveries
-         WHERE outcome IN ('parsed', 'quarantined') ORDER BY received_at, event_key, hex(body)",
+        // The last column becomes the raw body: each file may compress it differently.
+        "SELECT received_at, format, kind, event_key, outcome, id FROM deliveries
+         WHERE outcome IN ('parsed', 'quarantined') ORDER BY received_at, event_key",
         "SELECT * FROM readings ORDER BY vehicle_id, recorded_at",
         "SELECT * FROM vehicle_errors ORDER BY vehicle_id, recorded_at, source_path, error_code",
         "SELECT id, make, model, year, first_seen_at, last_seen_at, needs_reauth, reauth_url FROM vehicles ORDER BY id",
@@ -102,6 +103,11 @@ fn dump(db: &Path) -> Vec<String> {
             .query_map([], |row| {
                 let mut line = String::new();
                 for i in 0..columns {
+                    if i == 5 && sql.contains("FROM deliveries") {
+                        let body = fleetdash::store::bodies::read(&conn, row.get(i)?)?;
+                        line.push_str(&hex::encode(body.unwrap_or_default()));
+                        continue;
+                    }
                     let value: rusqlite::types::Value = row.get(i)?;
                     // Delivery ids differ between the two files; the rest must not.
                     if i == 9
@@ -114,7 +120,10 @@ fn dump(db: &Path) -> Vec<String> {
                 Ok(line)
             })
             .unwrap();
-        lines.extend(rows.map(Result::unwrap));
+        let mut rows: Vec<String> = rows.map(Result::unwrap).collect();
+        // Same arrival and key: the bytes decide the order, as `hex(body)` did.
+        rows.sort();
+        lines.extend(rows);
     }
     lines
 }

@@ -191,11 +191,10 @@ async fn the_documentation_example_ingests_completely_trailing_comma_and_all() {
         .unwrap();
     assert_eq!((lat, lon, at), (37.4292, 122.1381, 1_726_869_528_000)); // 21:58:48Z
     // The archive keeps the raw bytes, and the readings point back at it.
-    let (id, stored): (i64, Vec<u8>) = db
-        .query_row("SELECT id, body FROM deliveries", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let id: i64 = db
+        .query_row("SELECT id FROM deliveries", [], |r| r.get(0))
         .unwrap();
+    let stored = fleetdash::store::bodies::read(&db, id).unwrap().unwrap();
     assert_eq!(stored, body);
     assert_eq!(
         count(
@@ -284,10 +283,13 @@ async fn a_signed_unreadable_body_is_acknowledged_and_quarantined() {
     }
     let db = server.db();
     let mut statement = db
-        .prepare("SELECT body, detail FROM deliveries WHERE outcome = 'quarantined' ORDER BY id")
+        .prepare("SELECT id, detail FROM deliveries WHERE outcome = 'quarantined' ORDER BY id")
         .unwrap();
     let rows: Vec<(Vec<u8>, String)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([], |r| {
+            let body = fleetdash::store::bodies::read(&db, r.get(0)?)?;
+            Ok((body.unwrap_or_default(), r.get(1)?))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();

@@ -60,7 +60,14 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("could not open the database {}", options.db.display()))?;
+    // Space is a nicety: a file that cannot be rewritten now (another process reading it,
+    // a full disk) is served as it is, and the next start tries again.
+    if let Err(error) = store::upkeep::vacuum_if_worthwhile(&conn) {
+        tracing::warn!(%error, "could not rewrite the database to give back free space");
+    }
     let (writer, writer_thread) = spawn_writer(conn)?;
+    // Compresses older deliveries and trains the fleet's own dictionary; stops when dropped.
+    let upkeep = store::upkeep::spawn(options.db.clone(), Default::default())?;
     let alerts_to = notify.describe();
     let notifier = match alerts_to {
         Some(_) => Some(Notifier::spawn(
@@ -131,6 +138,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     // Dropping the runtime drops the last writer handles, so the writer finishes its
     // queue and stops.
     drop(runtime);
+    drop(upkeep);
     if let Some(notifier) = notifier {
         notifier.stop();
     }

@@ -110,7 +110,7 @@ pub fn page_after(
     // One snapshot for the page and its counts, so they agree with each other.
     let snapshot = conn.unchecked_transaction()?;
     let mut statement = conn.prepare_cached(
-        "SELECT id, received_at, body FROM deliveries
+        "SELECT id, received_at, body, body_codec FROM deliveries
          WHERE id > ?1 AND outcome IN ('parsed', 'quarantined') AND body IS NOT NULL
          ORDER BY id LIMIT ?2",
     )?;
@@ -120,7 +120,8 @@ pub fn page_after(
     let mut bytes = 0;
     let mut more = false;
     while let Some(row) = rows.next()? {
-        let body: Vec<u8> = row.get(2)?;
+        // The WHERE clause keeps rows without a body out.
+        let body = super::bodies::from_row(conn, row, 2)?.unwrap_or_default();
         if page.deliveries.len() == limit
             || (!page.deliveries.is_empty() && bytes + body.len() > max_bytes)
         {

@@ -184,11 +184,12 @@ impl<'c> Batch<'c> {
             Ok(Webhook::Event(_)) => Outcome::Parsed,
             Err(_) => Outcome::Quarantined,
         };
+        let stored = super::bodies::encode(&self.tx, body)?;
         self.tx
             .prepare_cached(
-                "INSERT INTO deliveries
-                   (received_at, format, kind, mode, event_key, outcome, detail, vehicle_ids, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO deliveries (received_at, format, kind, mode, event_key, outcome,
+                   detail, vehicle_ids, body, body_codec)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 received_at_ms,
@@ -199,7 +200,8 @@ impl<'c> Batch<'c> {
                 outcome.as_str(),
                 row.detail,
                 row.vehicle_ids,
-                body,
+                stored.bytes,
+                stored.codec,
             ])?;
         let delivery_id = self.tx.last_insert_rowid();
         self.first_delivery.get_or_insert(delivery_id);
@@ -223,7 +225,8 @@ impl<'c> Batch<'c> {
                 .optional()?;
             self.tx
                 .prepare_cached(
-                    "UPDATE deliveries SET outcome = 'duplicate', body = NULL, duplicate_of = ?2
+                    "UPDATE deliveries SET outcome = 'duplicate', body = NULL, body_codec = NULL,
+                       duplicate_of = ?2
                      WHERE id = ?1",
                 )?
                 .execute(params![delivery_id, original])?;
@@ -245,10 +248,12 @@ impl<'c> Batch<'c> {
         delivery_id: i64,
         received_at_ms: i64,
     ) -> rusqlite::Result<bool> {
-        let row: Option<(i64, Option<Vec<u8>>)> = self
-            .tx
-            .prepare_cached("SELECT received_at, body FROM deliveries WHERE id = ?1")?
-            .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        let tx = &self.tx;
+        let row: Option<(i64, Option<Vec<u8>>)> = tx
+            .prepare_cached("SELECT received_at, body, body_codec FROM deliveries WHERE id = ?1")?
+            .query_row([delivery_id], |r| {
+                Ok((r.get(0)?, super::bodies::from_row(tx, r, 1)?))
+            })
             .optional()?;
         let Some((old_ms, body)) = row else {
             return Ok(false);

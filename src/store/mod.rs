@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod archive;
+pub mod bodies;
 mod classify;
 pub mod derived;
 pub mod drivers;
@@ -24,6 +25,7 @@ mod schema;
 pub mod sessions;
 pub mod statement;
 pub mod trips;
+pub mod upkeep;
 pub mod vehicles;
 pub mod writer;
 
@@ -128,6 +130,11 @@ pub fn open(path: &Path, options: &StoreOptions) -> Result<Connection, StoreErro
     // Ingestion, derivation and the exports keep more than rusqlite's default 16
     // statements hot; past it they would be prepared again on every use.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Only a file without tables, and before WAL writes its header, takes this without a
+    // full VACUUM: new databases give back the space compaction frees (see `upkeep`).
+    if is_empty(&conn)? {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     for pragma in durability_pragmas(cfg!(target_os = "macos")) {
@@ -135,7 +142,13 @@ pub fn open(path: &Path, options: &StoreOptions) -> Result<Connection, StoreErro
     }
     conn.pragma_update(None, "foreign_keys", false)?;
     schema::migrate(&mut conn)?;
+    bodies::ensure_builtin(&conn)?;
     Ok(conn)
+}
+
+/// True for a database with no schema yet (a new file).
+fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) = 0 FROM sqlite_schema", [], |r| r.get(0))
 }
 
 /// The pragmas a read-write connection turns on beyond `synchronous=FULL`, for the

@@ -56,12 +56,16 @@ pub fn reprocess(
     let total = ids.len() as u64;
     let mut report = ReprocessReport::default();
     for (done, id) in ids.into_iter().enumerate() {
-        let row: Option<(i64, Vec<u8>, String)> = batch
-            .tx()
-            .prepare_cached("SELECT received_at, body, outcome FROM deliveries WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let tx = batch.tx();
+        let row: Option<(i64, Option<Vec<u8>>, String)> = tx
+            .prepare_cached(
+                "SELECT received_at, body, body_codec, outcome FROM deliveries WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((r.get(0)?, super::bodies::from_row(tx, r, 1)?, r.get(3)?))
+            })
             .optional()?;
-        let Some((received_at_ms, body, old_outcome)) = row else {
+        let Some((received_at_ms, Some(body), old_outcome)) = row else {
             continue;
         };
         report.deliveries += 1;

@@ -275,6 +275,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_by_time ON deliveries(received_at)
         WHERE outcome != 'verify' AND format != 'api';
     "#,
+    // 11: compressed bodies (`store::bodies`). `body_codec`: NULL for a body written raw
+    // before compression existed (the background compaction visits these, through the
+    // partial index, and shrinks them), 0 for a body kept raw on purpose, else the zstd
+    // dictionary it was compressed with. Dictionaries are never deleted: old rows need them.
+    r#"
+    CREATE TABLE zstd_dictionaries (
+        id         INTEGER PRIMARY KEY,
+        sha256     BLOB NOT NULL UNIQUE,
+        source     TEXT NOT NULL CHECK (source IN ('builtin', 'trained')),
+        created_at INTEGER NOT NULL,
+        samples    INTEGER,                 -- deliveries it was trained on
+        dict       BLOB NOT NULL
+    );
+    ALTER TABLE deliveries ADD COLUMN body_codec INTEGER;
+    CREATE INDEX deliveries_uncompressed ON deliveries(id)
+        WHERE body_codec IS NULL AND body IS NOT NULL;
+    "#,
 ];
 
 /// The first version with materialised sessions and trips: a database migrated past it

@@ -284,6 +284,13 @@ fn run_local(
             db.display()
         )
     })?;
+    // Space is a nicety: the app opens a file it cannot rewrite now all the same.
+    if let Err(error) = crate::store::upkeep::vacuum_if_worthwhile(&conn) {
+        tracing::warn!(%error, "could not rewrite the database to give back free space");
+    }
+    // Compresses older deliveries (synced ones too) and trains the fleet's own dictionary
+    // for as long as the app keeps this database open.
+    let _upkeep = crate::store::upkeep::spawn(db.to_owned(), Default::default())?;
     set(status, |s| s.ready = true);
     wake();
     let Some(server) = server else {
@@ -298,6 +305,8 @@ fn run_local(
             )
         });
         wake();
+        // Until the app drops the backend: the upkeep thread works meanwhile.
+        let _ = stopped.blocking_recv();
         return Ok(());
     };
     let (writer, _thread) = spawn_writer(conn)?;

@@ -215,10 +215,7 @@ pub fn deliveries(conn: &Connection, limit: usize) -> Result<Vec<DeliveryRow>, S
 /// A delivery's body as text, pretty-printed when it is JSON (the archive keeps the exact
 /// bytes); `None` for duplicates.
 pub fn delivery_body(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
-    let body: Option<Vec<u8>> =
-        conn.query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
+    let body = crate::store::bodies::read(conn, id)?;
     Ok(body.map(|bytes| {
         crate::smartcar::json::parse_lenient(&bytes)
             .ok()

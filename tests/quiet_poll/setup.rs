@@ -196,7 +196,8 @@ pub fn dump(db: &Path) -> Vec<String> {
         "SELECT vehicle_id, recorded_at, source_path, error_type, error_code, resolution_url,
                 active, source FROM vehicle_errors ORDER BY vehicle_id, recorded_at, error_code",
         "SELECT id, needs_reauth, reauth_url FROM vehicles ORDER BY id",
-        "SELECT received_at, format, kind, event_key, outcome, hex(body) FROM deliveries
+        // The last column becomes the raw body: each file may compress it differently.
+        "SELECT received_at, format, kind, event_key, outcome, id FROM deliveries
          WHERE format = 'api' ORDER BY received_at",
     ] {
         let mut statement = conn.prepare(sql).unwrap();
@@ -205,6 +206,10 @@ pub fn dump(db: &Path) -> Vec<String> {
             .query_map([], |row| {
                 (0..columns)
                     .map(|i| {
+                        if i == 5 && sql.contains("FROM deliveries") {
+                            let body = fleetdash::store::bodies::read(&conn, row.get(i)?)?;
+                            return Ok(hex::encode(body.unwrap_or_default()));
+                        }
                         row.get::<_, rusqlite::types::Value>(i)
                             .map(|v| format!("{v:?}"))
                     })
