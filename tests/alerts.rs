@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 use fleetdash::domain::time::parse_time_text;
-use fleetdash::store::{self, StoreOptions};
+use fleetdash::store;
 
 fn ok(db: &Path, args: &[&str]) -> String {
     let out = run(db, args);
@@ -20,14 +20,7 @@ fn ok(db: &Path, args: &[&str]) -> String {
 /// reading every 20 minutes until 07:00 the next morning.
 fn van_that_never_charges(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("fleet.sqlite3");
-    let conn = store::open(
-        &db,
-        &StoreOptions {
-            create: true,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
+    let conn = create_db(&db);
     conn.execute(
         "INSERT INTO vehicles(id, make, model, year, name, capacity_kwh) VALUES ('v1', 'Ford', 'E-Transit', 2024, 'Van 1', 68)",
         [],

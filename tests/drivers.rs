@@ -28,14 +28,7 @@ fn refused(db: &Path, args: &[&str]) -> String {
 /// reading a minute, 0.1 % a minute, then unplugged.
 fn one_charge(dir: &Path, start: &str, minutes: i64, position: (f64, f64)) -> std::path::PathBuf {
     let db = dir.join("fleet.sqlite3");
-    let conn = store::open(
-        &db,
-        &StoreOptions {
-            create: true,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
+    let conn = create_db(&db);
     conn.execute(
         "INSERT INTO vehicles(id, make, model, year, capacity_kwh) VALUES ('v1', 'Kia', 'EV6', 2024, 50)",
         [],

@@ -15,7 +15,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::*;
 use fleetdash::domain::time::now_ms;
-use fleetdash::store::{self, StoreOptions};
 
 const HOUR: i64 = 3_600_000;
 
@@ -141,14 +140,7 @@ fn start_smtp(mailbox: Mailbox) -> String {
 /// four hours ago (so `no_deliveries` is open), and only the rules under test on.
 fn fleet_gone_silent(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("fleet.sqlite3");
-    let conn = store::open(
-        &db,
-        &StoreOptions {
-            create: true,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
+    let conn = create_db(&db);
     conn.execute_batch(
         "INSERT INTO vehicles(id, make, model, year, name) VALUES
              ('v1', 'Ford', 'E-Transit', 2024, 'Van 1'), ('v2', 'Ford', 'E-Transit', 2024, 'Van 2');",

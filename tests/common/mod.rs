@@ -14,6 +14,18 @@ use fleetdash::smartcar::ManagementToken;
 use fleetdash::store::{self, StoreOptions, spawn_writer};
 use tokio::net::TcpListener;
 
+/// A new, migrated database at `path` (parent folders made as needed).
+pub fn create_db(path: &Path) -> rusqlite::Connection {
+    store::open(
+        path,
+        &StoreOptions {
+            create: true,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 /// The management token every test server uses.
 pub const TOKEN: &str = "amt";
 

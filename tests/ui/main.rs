@@ -58,7 +58,7 @@ pub fn app_on(backend: Backend) -> FleetApp {
 }
 
 pub fn harness(app: FleetApp) -> Harness<'static, FleetApp> {
-    Harness::builder()
+    let mut harness = Harness::builder()
         .with_size(egui::vec2(1200.0, 800.0))
         .build_ui_state(
             |ui, app: &mut FleetApp| {
@@ -66,7 +66,17 @@ pub fn harness(app: FleetApp) -> Harness<'static, FleetApp> {
                 app.show(ui);
             },
             app,
-        )
+        );
+    // The reader's first look at the alerts puts the Needs attention area above the
+    // vehicles' table. On a slow machine the table can come first, and a click aimed at
+    // a row then lands where the area pushed something else: let the first look arrive
+    // (an app whose reader never starts goes on after the deadline; its test says why).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while harness.state().open_alerts().is_none() && Instant::now() < deadline {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness
 }
 
 /// Steps the UI until `done` holds of the app, or fails after a deadline.
