@@ -110,7 +110,7 @@ async fn run(db: &Path, config: NotifyConfig, timing: Timing, mut stop: watch::R
             }
             _ = ticker.tick() => {}
         }
-        let version = data_version(&conn);
+        let version = crate::store::data_version(&conn);
         let due = match evaluated {
             None => true,
             Some((at, seen)) => {
@@ -197,8 +197,4 @@ fn record(conn: &Connection, note: &Outgoing, result: Result<(), String>) {
     if let Err(error) = stored {
         tracing::warn!(%error, "could not record a sent alert");
     }
-}
-
-fn data_version(conn: &Connection) -> Option<i64> {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
 }

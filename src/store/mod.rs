@@ -146,6 +146,12 @@ pub fn open(path: &Path, options: &StoreOptions) -> Result<Connection, StoreErro
     Ok(conn)
 }
 
+/// SQLite's count of commits by other connections (`PRAGMA data_version`): when it moves,
+/// someone else wrote. `None` if it cannot be read.
+pub fn data_version(conn: &Connection) -> Option<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+}
+
 /// True for a database with no schema yet (a new file).
 fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row("SELECT count(*) = 0 FROM sqlite_schema", [], |r| r.get(0))

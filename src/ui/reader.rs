@@ -208,7 +208,7 @@ fn serve(
     wake: &dyn Fn(),
 ) {
     let mut pending: VecDeque<Query> = VecDeque::new();
-    let mut seen_version = data_version(conn);
+    let mut seen_version = crate::store::data_version(conn);
     loop {
         if pending.is_empty() {
             match incoming.recv_timeout(CHANGE_CHECK) {
@@ -222,7 +222,7 @@ fn serve(
             pending.retain(|q| std::mem::discriminant(q) != kind);
             pending.push_back(query);
         }
-        let version = data_version(conn);
+        let version = crate::store::data_version(conn);
         if version != seen_version {
             seen_version = version;
             watch.data_changed();
@@ -248,10 +248,6 @@ fn serve(
             wake();
         }
     }
-}
-
-fn data_version(conn: &Connection) -> Option<i64> {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
 }
 
 /// Answers one query as the reader thread does (benchmarks time it; `writes_done` is the

@@ -38,13 +38,7 @@ fn fleet_needing_attention(dir: &Path, rules: &[OwnerWrite]) -> Fleet {
     let db = seeded_db(dir, 4, 3);
     let now = now_ms();
     let mut conn = fleetdash::store::open(&db, &Default::default()).unwrap();
-    let ids: Vec<String> = conn
-        .prepare("SELECT id FROM vehicles ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let ids: Vec<String> = vehicle_ids(&conn);
     let mut owner = vec![OwnerWrite::TimeZone(Some("Europe/Berlin".into()))];
     for (id, name) in ids.iter().zip(NAMES) {
         owner.push(OwnerWrite::VehicleName {

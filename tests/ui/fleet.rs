@@ -133,13 +133,7 @@ fn the_glance_counts_the_fleet_draws_sparklines_sums_the_month_and_lists_what_ne
         }),
     );
     apply_all(&mut conn, &owner).unwrap();
-    let ids: Vec<String> = conn
-        .prepare("SELECT id FROM vehicles ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let ids: Vec<String> = vehicle_ids(&conn);
     // One needs re-connecting, one went quiet two days ago, one is nearly empty.
     conn.execute(
         "UPDATE vehicles SET needs_reauth = 1 WHERE id = ?1",

@@ -43,6 +43,16 @@ pub fn seeded_db(dir: &Path, vehicles: usize, days: u32) -> PathBuf {
     db
 }
 
+/// The vehicles' ids, in id order.
+pub fn vehicle_ids(conn: &rusqlite::Connection) -> Vec<String> {
+    conn.prepare("SELECT id FROM vehicles ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// The app on `db`, with no callback server, and map tiles pointed at a closed loopback
 /// port (no test reaches the internet).
 pub fn seeded_app(db: &Path) -> FleetApp {
