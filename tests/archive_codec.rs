@@ -338,3 +338,40 @@ fn serve_killed_mid_compaction_resumes_on_restart_and_every_body_is_exact() {
     );
     assert!(raw < 100, "{raw} bodies kept raw");
 }
+
+#[test]
+fn a_quarantined_body_is_shown_exactly_on_the_deliveries_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open(&dir.path().join("q.sqlite3"));
+    // Long enough to be compressed: one not JSON at all, one JSON of a kind nobody knows.
+    let broken = format!(
+        "{{\"eventId\": \"e-1\", \"eventType\": \"VEHICLE_STATE\", \"data\": {} \u{00e9}\u{2603}",
+        "[1, 2, 3, ".repeat(80)
+    )
+    .into_bytes();
+    let unknown = format!(
+        r#"{{"eventId":"e-2","eventType":"FUTURE_EVENT","vehicleId":"v-1","data":{{"list":[{}]}}}}"#,
+        vec![r#"{"a":1.50,"b":"x"}"#; 40].join(",")
+    )
+    .into_bytes();
+    for body in [broken, unknown] {
+        let id = ingest(&mut conn, &body);
+        let outcome: String = conn
+            .query_row("SELECT outcome FROM deliveries WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(outcome, "quarantined");
+        assert!(codec(&conn, id).unwrap_or(0) > 0, "not compressed");
+        let shown = fleetdash::ui::data::delivery_body(&conn, id)
+            .unwrap()
+            .unwrap();
+        let expected = match serde_json::from_slice::<serde_json::Value>(&body) {
+            // JSON is shown pretty-printed, as the page always did; anything else as sent.
+            Ok(value) => serde_json::to_string_pretty(&value).unwrap(),
+            Err(_) => String::from_utf8(body.clone()).unwrap(),
+        };
+        assert_eq!(shown, expected);
+        assert_eq!(bodies::read(&conn, id).unwrap().unwrap(), body);
+    }
+}

@@ -282,6 +282,14 @@ async fn a_desktop_that_was_off_syncs_and_exports_the_relays_rows_exactly() {
     );
     assert_eq!(progress.totals.pulled as i64, relay_served);
     assert!(relay_served > 500, "{relay_served}");
+    // Both archives keep their bodies compressed; the dump compares them decoded.
+    for archive in [&server.db, &db] {
+        let raw = count(
+            &Connection::open(archive).unwrap(),
+            "SELECT count(*) FROM deliveries WHERE body IS NOT NULL AND ifnull(body_codec, 0) = 0 AND length(body) > 400",
+        );
+        assert_eq!(raw, 0, "{}", archive.display());
+    }
 
     assert_same_exports(&server.db, &db);
     assert_eq!(dump(&server.db), dump(&db));

@@ -26,6 +26,7 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::smartcar::ManagementToken;
@@ -260,7 +261,12 @@ pub fn router_with(state: AppState, limits: &Limits) -> Router {
         .route(WEBHOOK_PATH, post(webhook::receive))
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
-        .route(sync::SYNC_PATH, get(sync::deliveries))
+        // A page is base64 bodies in JSON: zstd (or gzip) makes it a fraction of that on
+        // the wire when the caller asks (`Accept-Encoding`); what it decodes to is the same.
+        .route(
+            sync::SYNC_PATH,
+            get(sync::deliveries).layer(CompressionLayer::new().gzip(true).zstd(true)),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Every route: the caller's share, the body within the read timeout, a slot.
         .layer(middleware::from_fn_with_state(

@@ -29,7 +29,9 @@ pub struct UpkeepOptions {
 impl Default for UpkeepOptions {
     fn default() -> Self {
         UpkeepOptions {
-            idle: Duration::from_secs(10),
+            // A look costs a count over a partial index: cheap enough to look often, so
+            // the fleet's own dictionary takes over soon after its 2,000th delivery.
+            idle: Duration::from_secs(1),
             batch: 200,
             train_after: 2_000,
         }
@@ -89,12 +91,24 @@ fn run(
     )?;
     let mut train_after = options.train_after;
     while !stop.load(Ordering::Relaxed) {
-        let compressed = compress_all(&mut conn, options.batch, stop)?;
-        if compressed > 0 {
-            give_back_space(&conn, stop)?;
+        // A busy or full database is passing trouble: the next round picks up where this
+        // one stopped, since every row records whether it was done.
+        match compress_all(&mut conn, options.batch, stop) {
+            Ok(0) => {}
+            Ok(_) => {
+                if let Err(error) = give_back_space(&conn, stop) {
+                    tracing::warn!(%error, "could not give free space back yet; will try again");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not compress older deliveries yet; will try again");
+            }
         }
         match train_if_due(&conn, train_after) {
             Ok(_) => {}
+            Err(StoreError::Sqlite(error)) => {
+                tracing::warn!(%error, "could not train a compression dictionary yet");
+            }
             Err(error) => {
                 // Too few distinct samples, say: try again when there are twice as many.
                 tracing::warn!(%error, "could not train a compression dictionary");
@@ -268,6 +282,15 @@ pub fn train_if_due(conn: &Connection, train_after: usize) -> Result<bool, Store
         |r| r.get(0),
     )?;
     if trained || train_after == 0 {
+        return Ok(false);
+    }
+    let enough: bool = conn
+        .prepare_cached(
+            "SELECT count(*) >= ?1 FROM (SELECT 1 FROM deliveries
+               WHERE outcome IN ('parsed', 'quarantined') AND body IS NOT NULL LIMIT ?1)",
+        )?
+        .query_row([train_after as i64], |r| r.get(0))?;
+    if !enough {
         return Ok(false);
     }
     let mut statement = conn.prepare_cached(

@@ -120,8 +120,9 @@ pub struct DriversData {
 /// fixes it).
 pub type DriverStatement = (String, Result<Statement, String>);
 
-/// The latest deliveries, and how many there are per outcome.
-pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>);
+/// The latest deliveries, how many there are per outcome, and how many bodies archived
+/// before compression existed still wait for the background compaction.
+pub type DeliveriesPage = (Vec<data::DeliveryRow>, Vec<(String, i64)>, u64);
 
 /// A read's result (errors as sentences for the user).
 #[derive(Debug)]
@@ -278,7 +279,13 @@ pub fn answer(conn: &Connection, writes_done: &AtomicU64, query: Query) -> Answe
         ),
         Query::Deliveries => Answer::Deliveries(
             data::deliveries(conn, 200)
-                .and_then(|rows| Ok((rows, data::outcome_counts(conn)?)))
+                .and_then(|rows| {
+                    Ok((
+                        rows,
+                        data::outcome_counts(conn)?,
+                        crate::store::upkeep::uncompressed_count(conn)?,
+                    ))
+                })
                 .map_err(text),
         ),
         Query::DeliveryBody(id) => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 mod alerts;
 mod analytics;
+mod archive;
 #[path = "../common/mod.rs"]
 mod common;
 mod demo;

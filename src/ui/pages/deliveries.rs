@@ -13,6 +13,8 @@ use crate::ui::widgets::{PROBLEM, local_time_ms, local_time_secs};
 pub struct DeliveriesPage {
     rows: Vec<DeliveryRow>,
     counts: Vec<(String, i64)>,
+    /// Bodies archived before compression existed, not yet compressed.
+    uncompressed: u64,
     /// The delivery whose raw body is open, with the body.
     open_delivery: Option<(i64, String)>,
 }
@@ -28,10 +30,33 @@ impl DeliveriesPage {
         vec![Query::Deliveries]
     }
 
-    /// Takes the latest deliveries and the counts per outcome.
-    pub fn take_rows(&mut self, rows: Vec<DeliveryRow>, counts: Vec<(String, i64)>) {
+    /// Takes the latest deliveries, the counts per outcome and the bodies still waiting
+    /// for compression.
+    pub fn take_rows(
+        &mut self,
+        rows: Vec<DeliveryRow>,
+        counts: Vec<(String, i64)>,
+        uncompressed: u64,
+    ) {
         self.rows = rows;
         self.counts = counts;
+        self.uncompressed = uncompressed;
+    }
+
+    /// The compaction's progress, while there is any left: (done, of), counted in bodies.
+    pub fn compaction(&self) -> Option<(u64, u64)> {
+        // Every parsed or quarantined delivery keeps a body; duplicates and verify
+        // challenges keep none.
+        let bodies: u64 = self
+            .counts
+            .iter()
+            .filter(|(outcome, _)| outcome == "parsed" || outcome == "quarantined")
+            .map(|(_, n)| (*n).max(0) as u64)
+            .sum();
+        (self.uncompressed > 0).then(|| {
+            let of = bodies.max(self.uncompressed);
+            (of - self.uncompressed, of)
+        })
     }
 
     /// Takes a delivery's body (or why it could not be read).
@@ -94,6 +119,22 @@ impl DeliveriesPage {
                 counts.join(", ")
             }
         ));
+        if let Some((done, of)) = self.compaction() {
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "Compressing the deliveries archived before this version: {} of {} done. \
+                     Deliveries keep arriving meanwhile; the database file shrinks when it is \
+                     finished.",
+                    thousands(done),
+                    thousands(of)
+                ));
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / of.max(1) as f32)
+                        .desired_width(160.0)
+                        .show_percentage(),
+                );
+            });
+        }
         if let Some((id, body)) = self.open_delivery.clone() {
             ui.horizontal(|ui| {
                 ui.strong(format!("Delivery {id} (its JSON, pretty-printed)"));
@@ -142,4 +183,17 @@ impl DeliveriesPage {
             cx.reader.ask(Query::DeliveryBody(id));
         }
     }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

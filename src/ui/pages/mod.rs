@@ -78,7 +78,9 @@ impl Pages {
             }
             Answer::Glance(Ok(glance)) => self.fleet.take(glance),
             Answer::Alerts(Ok(alerts)) => self.fleet.take_alerts(alerts),
-            Answer::Deliveries(Ok((rows, counts))) => self.deliveries.take_rows(rows, counts),
+            Answer::Deliveries(Ok((rows, counts, uncompressed))) => {
+                self.deliveries.take_rows(rows, counts, uncompressed)
+            }
             Answer::DeliveryBody(id, body) => self.deliveries.take_body(id, body),
             Answer::Vehicle(id, details) => {
                 if let Ok(details) = &details {
