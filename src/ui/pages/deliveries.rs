@@ -109,7 +109,7 @@ impl DeliveriesPage {
         let counts: Vec<String> = self
             .counts
             .iter()
-            .map(|(outcome, n)| format!("{n} {outcome}"))
+            .map(|(outcome, n)| format!("{} {outcome}", thousands((*n).max(0) as u64)))
             .collect();
         ui.label(format!(
             "In the archive: {}",
