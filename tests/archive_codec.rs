@@ -137,6 +137,15 @@ fn every_fixture_comes_back_byte_exact_from_the_archive_and_the_sync_page() {
     // Reprocess reads every body back and derives the same outcome from it.
     let report = store::reprocess::reprocess(&mut conn, |_, _| {}).unwrap();
     assert_eq!(report.deliveries as usize, served.len());
+    // The dedup keys are kept once, in `event_keys`, not again in every archive row.
+    assert!(count(&conn, "SELECT count(*) FROM event_keys") > 0);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM deliveries WHERE event_key IS NOT NULL"
+        ),
+        0
+    );
 }
 
 /// A small dictionary trained on simulated bodies, made once for all the cases.

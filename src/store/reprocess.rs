@@ -92,8 +92,8 @@ pub fn reprocess(
         batch
             .tx()
             .prepare_cached(
-                "UPDATE deliveries SET format = ?2, kind = ?3, mode = ?4, event_key = ?5,
-                    outcome = ?6, detail = ?7, vehicle_ids = ?8
+                "UPDATE deliveries SET format = ?2, kind = ?3, mode = ?4, event_key = NULL,
+                    outcome = ?5, detail = ?6, vehicle_ids = ?7
              WHERE id = ?1",
             )?
             .execute(params![
@@ -101,7 +101,6 @@ pub fn reprocess(
                 row.format,
                 row.kind,
                 row.mode,
-                row.event_key,
                 outcome.as_str(),
                 row.detail,
                 row.vehicle_ids
