@@ -243,6 +243,34 @@ fn compaction_in_small_batches_can_stop_anywhere_and_resume_byte_exact() {
 }
 
 #[test]
+fn the_upkeep_thread_outlasts_a_writer_that_holds_the_database_past_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.sqlite3");
+    let bodies_in = simulated(500);
+    legacy_database(&db, &bodies_in);
+    // Another program holds the write lock longer than the upkeep's 5 s busy timeout.
+    let holder = Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let upkeep = upkeep::spawn(db.clone(), Default::default()).unwrap();
+    std::thread::sleep(Duration::from_secs(7));
+    let reader = Connection::open(&db).unwrap();
+    assert_eq!(upkeep::uncompressed_count(&reader).unwrap(), 500);
+    holder.execute_batch("ROLLBACK").unwrap();
+    // Before, the refused step ended the thread, and nothing was compressed until the
+    // next start; now it tries again.
+    assert!(
+        wait_until(Duration::from_secs(30), || upkeep::uncompressed_count(
+            &reader
+        )
+        .unwrap()
+            == 0),
+        "the compaction never resumed"
+    );
+    drop(upkeep);
+    assert_bodies(&reader, &bodies_in);
+}
+
+#[test]
 fn after_compaction_an_old_file_is_rewritten_once_at_start_and_shrinks() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v.sqlite3");

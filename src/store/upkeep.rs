@@ -41,6 +41,9 @@ impl Default for UpkeepOptions {
 /// The size of a trained dictionary: 16 KiB gave 12x on a simulated fleet's year.
 const DICT_BYTES: usize = 16 * 1024;
 
+/// The pause after the database refused a step (busy past its timeout, full, read-only).
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(10);
+
 /// Pages `incremental_vacuum` gives back per transaction (4 MiB of 4 KiB pages).
 const VACUUM_STEP_PAGES: i64 = 1024;
 
@@ -91,23 +94,28 @@ fn run(
     )?;
     let mut train_after = options.train_after;
     while !stop.load(Ordering::Relaxed) {
-        // A busy or full database is passing trouble: the next round picks up where this
-        // one stopped, since every row records whether it was done.
+        // A busy or full database is passing trouble: a later round picks up where this
+        // one stopped, since every row records whether it was done. It waits longer, so
+        // a disk that stays full is not reported every second.
+        let mut pause = options.idle;
         match compress_all(&mut conn, options.batch, stop) {
             Ok(0) => {}
             Ok(_) => {
                 if let Err(error) = give_back_space(&conn, stop) {
                     tracing::warn!(%error, "could not give free space back yet; will try again");
+                    pause = pause.max(RETRY_AFTER_ERROR);
                 }
             }
             Err(error) => {
                 tracing::warn!(%error, "could not compress older deliveries yet; will try again");
+                pause = pause.max(RETRY_AFTER_ERROR);
             }
         }
         match train_if_due(&conn, train_after) {
             Ok(_) => {}
             Err(StoreError::Sqlite(error)) => {
                 tracing::warn!(%error, "could not train a compression dictionary yet");
+                pause = pause.max(RETRY_AFTER_ERROR);
             }
             Err(error) => {
                 // Too few distinct samples, say: try again when there are twice as many.
@@ -115,7 +123,7 @@ fn run(
                 train_after = train_after.saturating_mul(2);
             }
         }
-        let until = Instant::now() + options.idle;
+        let until = Instant::now() + pause;
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100).min(options.idle));
         }
