@@ -29,7 +29,7 @@ fn the_deliveries_page_shows_the_compaction_of_older_deliveries_until_it_is_done
     harness.get_by_label("Deliveries").click();
     let waiting = format!(
         "Compressing the deliveries archived before this version: 0 of {} done",
-        thousands(count as usize)
+        fleetdash::ui::widgets::thousands(count as u64)
     );
     step_until_shown(&mut harness, &waiting, |h| has_label(h, &waiting));
 
@@ -45,16 +45,4 @@ fn the_deliveries_page_shows_the_compaction_of_older_deliveries_until_it_is_done
         )
         .unwrap();
     assert_eq!(raw_left, 0);
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

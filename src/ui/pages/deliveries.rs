@@ -6,7 +6,7 @@ use egui::RichText;
 use crate::ui::context::PageCx;
 use crate::ui::data::DeliveryRow;
 use crate::ui::reader::Query;
-use crate::ui::widgets::{PROBLEM, local_time_ms, local_time_secs};
+use crate::ui::widgets::{PROBLEM, local_time_ms, local_time_secs, thousands};
 
 /// The Deliveries page.
 #[derive(Default)]
@@ -183,17 +183,4 @@ impl DeliveriesPage {
             cx.reader.ask(Query::DeliveryBody(id));
         }
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
