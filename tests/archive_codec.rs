@@ -12,7 +12,7 @@ use common::*;
 use fleetdash::smartcar::{Format, parse_archived};
 use fleetdash::store::{self, Batch, StoreOptions, archive, bodies, upkeep};
 use proptest::prelude::*;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 fn open(db: &Path) -> Connection {
     store::open(db, &StoreOptions::default()).unwrap()
@@ -53,24 +53,6 @@ fn simulated(count: usize) -> Vec<Vec<u8>> {
     }
     bodies.truncate(count);
     bodies
-}
-
-/// A database as schema 10 left it: `auto_vacuum` off and bodies stored raw
-/// (`body_codec` NULL), which is what migration 11 leaves of an older archive.
-fn legacy_database(db: &Path, bodies: &[Vec<u8>]) {
-    let conn = open(db);
-    conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
-        .unwrap();
-    conn.execute_batch("BEGIN").unwrap();
-    for (i, body) in bodies.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO deliveries(received_at, format, kind, outcome, body)
-             VALUES (?1, 'v4', 'VEHICLE_STATE', 'parsed', ?2)",
-            params![1_767_225_600_000_i64 + i as i64, body],
-        )
-        .unwrap();
-    }
-    conn.execute_batch("COMMIT").unwrap();
 }
 
 /// Every row's raw body equals what was archived, in id order.

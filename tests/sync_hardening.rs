@@ -17,8 +17,7 @@ use common::*;
 use fleetdash::server::sync::{SYNC_PATH, SyncApi, SyncPage};
 use fleetdash::server::{AppState, ClientIp, Sink, router};
 use fleetdash::smartcar::client::Secret;
-use fleetdash::smartcar::parse_webhook;
-use fleetdash::store::{self, Batch, StoreOptions, spawn_writer};
+use fleetdash::store::{self, StoreOptions, spawn_writer};
 use fleetdash::sync::{Relay, SyncError};
 use tower::ServiceExt;
 
@@ -138,25 +137,6 @@ async fn a_page_over_16_mib_is_refused_in_words_without_reading_it_all() {
         assert!(error.is_permanent());
         assert!(error.to_string().contains("16 MiB"), "{error}");
     }
-}
-
-/// Archives `count` v4 deliveries of a few vehicles into `db` through `Batch::ingest`,
-/// as the callback server would have (but without HTTP, to be quick).
-fn archive(db: &Path, from: usize, count: usize) {
-    let mut conn = store::open(db, &StoreOptions::default()).unwrap();
-    let mut batch = Batch::begin(&mut conn).unwrap();
-    for i in from..from + count {
-        let at_ms = JAN_1_2026 + i as i64 * 60_000;
-        let body = v4_state(
-            &format!("event-{i}"),
-            &format!("car-{}", i % 5),
-            (i % 100) as f64,
-            at_ms,
-        );
-        let parsed = parse_webhook(&body, at_ms);
-        batch.ingest(at_ms, &body, &parsed).unwrap();
-    }
-    batch.commit().unwrap();
 }
 
 /// `fleetdash sync --from URL` with the token in the environment, plain HTTP going

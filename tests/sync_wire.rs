@@ -16,8 +16,7 @@ use common::*;
 use fleetdash::server::sync::{SYNC_PATH, SyncApi, SyncPage};
 use fleetdash::server::{AppState, Sink, router};
 use fleetdash::smartcar::client::Secret;
-use fleetdash::smartcar::parse_webhook;
-use fleetdash::store::{self, Batch, StoreOptions, spawn_writer};
+use fleetdash::store::{self, StoreOptions, spawn_writer};
 use fleetdash::sync::{Relay, SyncError};
 use tower::ServiceExt;
 
@@ -27,21 +26,8 @@ const SYNC_TOKEN: &str = "4f9c0e7d2b1a8f3e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b
 /// The whole router over a database in `dir` holding `count` v4 deliveries.
 fn relay_with(dir: &Path, count: usize) -> axum::Router {
     let db = dir.join("relay.sqlite3");
-    let mut conn = store::open(&db, &StoreOptions::default()).unwrap();
-    let mut batch = Batch::begin(&mut conn).unwrap();
-    for i in 0..count {
-        let at_ms = JAN_1_2026 + i as i64 * 60_000;
-        let body = v4_state(
-            &format!("event-{i}"),
-            &format!("car-{}", i % 5),
-            (i % 100) as f64,
-            at_ms,
-        );
-        batch
-            .ingest(at_ms, &body, &parse_webhook(&body, at_ms))
-            .unwrap();
-    }
-    batch.commit().unwrap();
+    archive(&db, 0, count);
+    let conn = store::open(&db, &StoreOptions::default()).unwrap();
     let (writer, _) = spawn_writer(conn).unwrap();
     router(AppState::with_sync(
         token(),

@@ -445,3 +445,40 @@ pub fn wait_derived(db: &Path) {
         "sessions and trips were not derived within 10 s"
     );
 }
+
+/// A database as schema 10 left it: `auto_vacuum` off and bodies stored raw
+/// (`body_codec` NULL), which is what migration 11 leaves of an older archive.
+pub fn legacy_database(db: &Path, bodies: &[Vec<u8>]) {
+    let conn = store::open(db, &StoreOptions::default()).unwrap();
+    conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+        .unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    for (i, body) in bodies.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO deliveries(received_at, format, kind, outcome, body)
+             VALUES (?1, 'v4', 'VEHICLE_STATE', 'parsed', ?2)",
+            rusqlite::params![1_767_225_600_000_i64 + i as i64, body],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+/// Archives `count` v4 deliveries of a few vehicles into `db` through `Batch::ingest`,
+/// as the callback server would have (but without HTTP, to be quick).
+pub fn archive(db: &Path, from: usize, count: usize) {
+    let mut conn = store::open(db, &StoreOptions::default()).unwrap();
+    let mut batch = store::Batch::begin(&mut conn).unwrap();
+    for i in from..from + count {
+        let at_ms = JAN_1_2026 + i as i64 * 60_000;
+        let body = v4_state(
+            &format!("event-{i}"),
+            &format!("car-{}", i % 5),
+            (i % 100) as f64,
+            at_ms,
+        );
+        let parsed = fleetdash::smartcar::parse_webhook(&body, at_ms);
+        batch.ingest(at_ms, &body, &parsed).unwrap();
+    }
+    batch.commit().unwrap();
+}

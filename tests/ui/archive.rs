@@ -7,21 +7,13 @@ use super::*;
 fn the_deliveries_page_shows_the_compaction_of_older_deliveries_until_it_is_done() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path(), 2, 2);
-    let conn = rusqlite::Connection::open(&db).unwrap();
     // As an archive written before compression existed: raw bodies, no codec.
     let count = 1_500;
-    conn.execute_batch("BEGIN").unwrap();
-    for i in 0..count {
-        let at_ms = now_ms() - DAY_MS + i * 1_000;
-        let body = common::v4_state(&format!("legacy-{i}"), "car-1", 50.0, at_ms);
-        conn.execute(
-            "INSERT INTO deliveries(received_at, format, kind, outcome, vehicle_ids, body)
-             VALUES (?1, 'v4', 'VEHICLE_STATE', 'parsed', 'car-1', ?2)",
-            rusqlite::params![at_ms, body],
-        )
-        .unwrap();
-    }
-    conn.execute_batch("COMMIT").unwrap();
+    let bodies: Vec<Vec<u8>> = (0..count)
+        .map(|i| common::v4_state(&format!("legacy-{i}"), "car-1", 50.0, now_ms() - DAY_MS))
+        .collect();
+    common::legacy_database(&db, &bodies);
+    let conn = rusqlite::Connection::open(&db).unwrap();
     // Another writer holds the database, so the compaction waits where a user would see it.
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
 
